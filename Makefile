@@ -1,0 +1,32 @@
+# make test   build and run the tests against a throwaway redis-server (always stopped)
+# make bench  build axon-bench in release mode and print the latency tables against a throwaway redis-server
+SHELL := /bin/bash
+BENCH_ARGS ?=
+
+.PHONY: deps build release test bench warnings clean
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	swift build
+
+release: deps
+	swift build -c release
+
+test: deps
+	./scripts/with-redis.sh swift test
+
+bench: deps
+	swift build -c release --product axon-bench
+	./scripts/with-redis.sh .build/release/axon-bench $(BENCH_ARGS)
+
+# Fails if a debug or release build prints a warning.
+warnings: deps
+	@for mode in debug release; do \
+	  out=$$(swift build -c $$mode 2>&1) || { echo "$$out"; exit 1; }; \
+	  if grep -q "warning:" <<<"$$out"; then grep "warning:" <<<"$$out"; echo "swift build -c $$mode printed warnings"; exit 1; fi; \
+	done; echo "no warnings in debug and release builds"
+
+clean:
+	rm -rf .build

@@ -1,0 +1,421 @@
+import CHiredis
+import DequeModule
+import Dispatch
+import Logging
+
+/// The state behind a `RedisConnection`: one hiredis async context and what waits on it.
+///
+/// `@unchecked Sendable`: every stored property is read and written only on `queue`, and every hiredis call
+/// happens there. hiredis holds `self` unretained in `context.data`; the event adapter's sources retain `self`
+/// through their handlers until hiredis' cleanup hook cancels them, so `self` outlives the context.
+final class ConnectionCore: @unchecked Sendable {
+    enum State { case connecting, ready, closing, closed }
+
+    /// What to do with a reply when it arrives. Replies come strictly in request order.
+    enum ReplyHandler {
+        case single(UnsafeContinuation<RedisReply, any Error>)
+        case pipeline(PipelineCollector)
+        case handshake(HandshakeStep)
+    }
+
+    enum HandshakeStep { case auth, select, setName, ping }
+
+    struct PendingReply {
+        let handler: ReplyHandler
+        /// `DispatchTime` uptime when appended; 0 when there is no command timeout.
+        let appendedAt: UInt64
+    }
+
+    let configuration: RedisConfiguration
+    let logger: Logger
+    let queue: DispatchQueue
+    let executor: ConnectionTaskExecutor
+    let endpoint: String
+
+    private var state = State.connecting
+    private var context: UnsafeMutablePointer<redisAsyncContext>?
+    private var adapter: DispatchEventAdapter?
+    private var pending = Deque<PendingReply>()
+    /// Why the connection is closing or closed; what later sends and orphaned replies fail with.
+    private var closingError: RedisError?
+    private var connectContinuation: UnsafeContinuation<Void, any Error>?
+    private var closeWaiters: [UnsafeContinuation<Void, Never>] = []
+    private var connectTimer: (any DispatchSourceTimer)?
+    private var commandTimer: (any DispatchSourceTimer)?
+    private var commandTimerArmed = false
+    private let commandTimeoutNanoseconds: UInt64?
+    /// Commands appended and not yet answered, readable from any thread (for a pool's load balancing).
+    let load: LoadCounter
+
+    init(configuration: RedisConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        self.endpoint = configuration.endpoint.description
+        let key = DispatchSpecificKey<UInt8>()
+        queue = DispatchQueue(label: "axon.redis.connection")
+        queue.setSpecific(key: key, value: 1)
+        executor = ConnectionTaskExecutor(queue: queue, queueKey: key)
+        commandTimeoutNanoseconds = configuration.commandTimeout.map { $0.nanoseconds }
+        load = LoadCounter()
+    }
+
+    // MARK: Connecting
+
+    /// Opens the socket and runs the handshake; resumes `continuation` once, when ready or failed. On `queue`.
+    func start(_ continuation: UnsafeContinuation<Void, any Error>) {
+        connectContinuation = continuation
+        IgnoreSIGPIPE.once()
+        let created: UnsafeMutablePointer<redisAsyncContext>?
+        switch configuration.endpoint {
+        case .tcp(let host, let port): created = redisAsyncConnect(host, Int32(port))
+        case .unixSocket(let path): created = redisAsyncConnectUnix(path)
+        }
+        guard let created else {
+            return finishConnect(RedisError(.connectionFailed, "could not allocate a hiredis context for \(endpoint)"))
+        }
+        if created.pointee.err != 0 {
+            let error = connectError(code: created.pointee.err, reason: Self.reason(of: created))
+            redisAsyncFree(created)
+            return finishConnect(error)
+        }
+        guard let adapter = DispatchEventAdapter(
+            fd: created.pointee.c.fd, queue: queue,
+            onReadable: { self.handleReadable() },
+            onWritable: { self.handleWritable() })
+        else {
+            redisAsyncFree(created)
+            return finishConnect(RedisError(.connectionFailed, "out of file descriptors while connecting to \(endpoint)"))
+        }
+        context = created
+        self.adapter = adapter
+        created.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        adapter.onCleanup = { self.contextIsBeingFreed() }
+        adapter.attach(to: created)
+
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.setEventHandler { self.connectTimedOut() }
+        timer.schedule(deadline: .now() + configuration.connectTimeout.dispatchInterval)
+        timer.resume()
+        connectTimer = timer
+
+        for (step, command) in handshakeCommands() where !append(command, .handshake(step)) {
+            return abort(unavailableError())
+        }
+    }
+
+    private func handshakeCommands() -> [(HandshakeStep, RedisCommand)] {
+        var commands: [(HandshakeStep, RedisCommand)] = []
+        if let password = configuration.password {
+            if let username = configuration.username {
+                commands.append((.auth, RedisCommand("AUTH", username, password)))
+            } else {
+                commands.append((.auth, RedisCommand("AUTH", password)))
+            }
+        }
+        if configuration.database != 0 { commands.append((.select, RedisCommand("SELECT", configuration.database))) }
+        if let name = configuration.clientName { commands.append((.setName, RedisCommand("CLIENT", "SETNAME", name))) }
+        // Always one round trip, so a listener that is not a Redis server fails within the connect timeout.
+        if commands.isEmpty { commands.append((.ping, RedisCommand("PING"))) }
+        return commands
+    }
+
+    private func handshakeReply(_ step: HandshakeStep, _ reply: RedisReply) {
+        guard state == .connecting else { return }
+        if case .error(let message) = reply {
+            let error: RedisError
+            if message.hasPrefix("NOAUTH") {
+                error = RedisError(.authenticationFailed, "\(endpoint) requires a password and none is configured: \(message)")
+            } else {
+                switch step {
+                case .auth:
+                    let who = configuration.username.map { "user '\($0)'" } ?? "the default user"
+                    error = RedisError(.authenticationFailed, "AUTH as \(who) rejected by \(endpoint): \(message)")
+                case .select:
+                    error = RedisError(.invalidArgument, "SELECT \(configuration.database) failed on \(endpoint): \(message)")
+                case .setName:
+                    error = RedisError(.invalidArgument, "CLIENT SETNAME failed on \(endpoint): \(message)")
+                case .ping:
+                    error = RedisError(.serverError, "PING failed on \(endpoint): \(message)")
+                }
+            }
+            return abort(error)
+        }
+        if pending.isEmpty {
+            state = .ready
+            adapter?.deferWrites = true
+            connectTimer?.cancel()
+            connectTimer = nil
+            logger.debug("redis connection ready", metadata: ["redis.endpoint": "\(endpoint)"])
+            finishConnect(nil)
+        }
+    }
+
+    private func connectTimedOut() {
+        guard state == .connecting else { return }
+        abort(RedisError(
+            .connectTimeout,
+            "could not connect to \(endpoint) and complete the handshake within \(configuration.connectTimeout); is the server up and reachable?"))
+    }
+
+    private func finishConnect(_ error: RedisError?) {
+        guard let continuation = connectContinuation else { return }
+        connectContinuation = nil
+        if let error {
+            if context == nil { state = .closed }
+            continuation.resume(throwing: error)
+        } else {
+            continuation.resume()
+        }
+    }
+
+    // MARK: Sending
+
+    /// Appends one command; the reply (or failure) reaches `continuation` exactly once. On `queue`.
+    func submit(_ command: RedisCommand, _ continuation: UnsafeContinuation<RedisReply, any Error>) {
+        if let reason = command.unsupportedReason {
+            return continuation.resume(throwing: RedisError(.invalidArgument, reason))
+        }
+        guard state == .ready else { return continuation.resume(throwing: unavailableError()) }
+        _ = append(command, .single(continuation))
+    }
+
+    /// Appends every command; the replies reach `continuation` together, in order, exactly once. On `queue`.
+    func submit(_ commands: [RedisCommand], _ continuation: UnsafeContinuation<[RedisReply], any Error>) {
+        if commands.isEmpty { return continuation.resume(returning: []) }
+        if let reason = commands.lazy.compactMap(\.unsupportedReason).first {
+            return continuation.resume(throwing: RedisError(.invalidArgument, reason))
+        }
+        guard state == .ready else { return continuation.resume(throwing: unavailableError()) }
+        let collector = PipelineCollector(count: commands.count, continuation: continuation)
+        for (index, command) in commands.enumerated() where !append(command, .pipeline(collector)) {
+            collector.fail(unavailableError(), count: commands.count - index)
+            return
+        }
+    }
+
+    /// Appends to hiredis' output buffer; on failure, fails `handler` and returns `false`.
+    private func append(_ command: RedisCommand, _ handler: ReplyHandler) -> Bool {
+        guard let context else {
+            fail(handler, unavailableError())
+            return false
+        }
+        let encoded = command.encoded
+        let status = encoded.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { chars in
+                redisAsyncFormattedCommand(context, replyCallback, nil, chars.baseAddress, chars.count)
+            }
+        }
+        guard status == REDIS_OK else {
+            fail(handler, unavailableError())
+            return false
+        }
+        let now = commandTimeoutNanoseconds == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+        pending.append(PendingReply(handler: handler, appendedAt: now))
+        load.add(1)
+        if !commandTimerArmed, state == .ready, commandTimeoutNanoseconds != nil { armCommandTimer() }
+        return true
+    }
+
+    // MARK: Replies
+
+    /// hiredis' reply callback: `reply` is `nil` when the context is going away. On `queue`.
+    fileprivate func handleReply(_ reply: UnsafeMutablePointer<redisReply>?) {
+        guard let entry = pending.popFirst() else { return }
+        load.add(-1)
+        guard let reply else {
+            fail(entry.handler, closingError ?? contextError())
+            return
+        }
+        let value = RedisReply(reply)
+        switch entry.handler {
+        case .single(let continuation):
+            if case .error(let message) = value {
+                continuation.resume(throwing: RedisError.server(message))
+            } else {
+                continuation.resume(returning: value)
+            }
+        case .pipeline(let collector):
+            collector.deliver(value)
+        case .handshake(let step):
+            handshakeReply(step, value)
+        }
+    }
+
+    private func fail(_ handler: ReplyHandler, _ error: RedisError) {
+        switch handler {
+        case .single(let continuation): continuation.resume(throwing: error)
+        case .pipeline(let collector): collector.fail(error, count: 1)
+        case .handshake: finishConnect(error)
+        }
+    }
+
+    private func handleReadable() {
+        guard let context else { return }
+        executor.collectingJobs { redisAsyncHandleRead(context) }
+    }
+
+    private func handleWritable() {
+        guard let context else { return }
+        redisAsyncHandleWrite(context)
+        // hiredis marks the context connected on its first write event; from then on, writes are batched.
+        if state == .connecting, let current = self.context, current.pointee.c.flags & REDIS_CONNECTED != 0 {
+            adapter?.deferWrites = true
+        }
+    }
+
+    // MARK: Timeouts
+
+    private func armCommandTimer() {
+        guard let timeout = commandTimeoutNanoseconds else { return }
+        let timer: any DispatchSourceTimer
+        if let existing = commandTimer {
+            timer = existing
+        } else {
+            timer = DispatchSource.makeTimerSource(queue: queue)
+            timer.setEventHandler { self.checkCommandTimeout() }
+            timer.resume()
+            commandTimer = timer
+        }
+        // Checked four times per timeout: a stuck command fails between 1× and 1.25× the timeout.
+        let interval = DispatchTimeInterval.nanoseconds(Int(clamping: max(timeout / 4, 1_000_000)))
+        timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(1))
+        commandTimerArmed = true
+    }
+
+    private func checkCommandTimeout() {
+        guard let timeout = commandTimeoutNanoseconds, state == .ready || state == .closing else { return }
+        guard let oldest = pending.first else {
+            commandTimer?.schedule(deadline: .distantFuture)
+            commandTimerArmed = false
+            return
+        }
+        let waited = DispatchTime.now().uptimeNanoseconds &- oldest.appendedAt
+        guard waited > timeout else { return }
+        let error = RedisError(
+            .commandTimeout,
+            "no reply from \(endpoint) for \(waited / 1_000_000) ms (command timeout \(configuration.commandTimeout.map { "\($0)" } ?? "none")); the connection was closed and its \(pending.count) in-flight commands failed")
+        logger.warning("redis command timeout", metadata: ["redis.endpoint": "\(endpoint)", "redis.in_flight": "\(pending.count)"])
+        abort(error)
+    }
+
+    // MARK: Closing
+
+    /// Closes now: every in-flight command fails with `error`. On `queue`.
+    private func abort(_ error: RedisError) {
+        if closingError == nil { closingError = error }
+        finishConnect(error)
+        guard let context else { return }
+        state = .closing
+        redisAsyncFree(context)  // deferred by hiredis when called from a reply callback
+    }
+
+    /// Graceful close: no new commands, in-flight replies still arrive, then the socket closes. On `queue`.
+    func close(_ continuation: UnsafeContinuation<Void, Never>) {
+        if state == .closed { return continuation.resume() }
+        closeWaiters.append(continuation)
+        if closingError == nil { closingError = RedisError(.connectionClosed, "the connection to \(endpoint) was closed by close()") }
+        switch state {
+        case .connecting:
+            abort(closingError ?? RedisError(.connectionClosed, "closed"))
+        case .ready:
+            state = .closing
+            if let context { redisAsyncDisconnect(context) }
+        case .closing, .closed:
+            break
+        }
+    }
+
+    /// The owning `RedisConnection` is gone without `close()`: nothing waits on replies, free at once. On `queue`.
+    func dropped() {
+        guard state != .closed else { return }
+        abort(RedisError(.connectionClosed, "the RedisConnection to \(endpoint) was released without close()"))
+    }
+
+    /// Cleanup hook: hiredis is freeing the context (called inside the free, after every reply callback).
+    private func contextIsBeingFreed() {
+        if let context, closingError == nil {
+            closingError = contextError(of: context)
+            if state != .connecting { logger.info("redis connection lost", metadata: ["redis.endpoint": "\(endpoint)", "redis.error": "\(closingError?.message ?? "")"]) }
+        }
+        context = nil
+        state = .closed
+        queue.async { self.finish() }
+    }
+
+    /// After the free: release the adapter and timers, wake `close()` callers.
+    private func finish() {
+        adapter = nil
+        connectTimer?.cancel()
+        connectTimer = nil
+        commandTimer?.cancel()
+        commandTimer = nil
+        finishConnect(closingError ?? RedisError(.connectionClosed, "the connection to \(endpoint) closed"))
+        let waiters = closeWaiters
+        closeWaiters.removeAll()
+        for waiter in waiters { waiter.resume() }
+        logger.debug("redis connection closed", metadata: ["redis.endpoint": "\(endpoint)"])
+    }
+
+    // MARK: Errors
+
+    private func unavailableError() -> RedisError {
+        if let closingError { return closingError }
+        switch state {
+        case .connecting: return RedisError(.connectionClosed, "the connection to \(endpoint) is not ready yet")
+        default: return RedisError(.connectionClosed, "the connection to \(endpoint) is closed")
+        }
+    }
+
+    private func contextError() -> RedisError {
+        guard let context else { return RedisError(.connectionClosed, "the connection to \(endpoint) closed") }
+        return contextError(of: context)
+    }
+
+    private func contextError(of context: UnsafeMutablePointer<redisAsyncContext>) -> RedisError {
+        let code = context.pointee.c.err
+        let reason = Self.reason(of: context)
+        if state == .connecting { return connectError(code: code, reason: reason) }
+        switch code {
+        case 0: return RedisError(.connectionClosed, "the connection to \(endpoint) was closed")
+        case REDIS_ERR_EOF: return RedisError(.connectionClosed, "\(endpoint) closed the connection (\(reason))")
+        case REDIS_ERR_PROTOCOL: return RedisError(.protocolError, "unparseable reply from \(endpoint): \(reason)")
+        default: return RedisError(.connectionClosed, "the connection to \(endpoint) failed: \(reason)")
+        }
+    }
+
+    private func connectError(code: Int32, reason: String) -> RedisError {
+        if reason.lowercased().contains("refused") || reason.contains("No such file or directory") {
+            return RedisError(.connectionRefused, "connection refused by \(endpoint) (\(reason)); is redis-server running there?")
+        }
+        if code == REDIS_ERR_EOF {
+            return RedisError(.connectionClosed, "\(endpoint) closed the connection during the handshake (\(reason))")
+        }
+        return RedisError(.connectionFailed, "could not connect to \(endpoint): \(reason)")
+    }
+
+    private static func reason(of context: UnsafeMutablePointer<redisAsyncContext>) -> String {
+        withUnsafeBytes(of: context.pointee.c.errstr) { raw in
+            let bytes = raw.prefix { $0 != 0 }
+            return bytes.isEmpty ? "no reason given" : String(decoding: bytes, as: UTF8.self)
+        }
+    }
+}
+
+/// hiredis' reply callback for every command: the connection is `context.data`.
+private func replyCallback(
+    _ context: UnsafeMutablePointer<redisAsyncContext>?, _ reply: UnsafeMutableRawPointer?, _: UnsafeMutableRawPointer?
+) {
+    guard let data = context?.pointee.data else { return }
+    let core = Unmanaged<ConnectionCore>.fromOpaque(data).takeUnretainedValue()
+    core.handleReply(reply?.assumingMemoryBound(to: redisReply.self))
+}
+
+extension Duration {
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        guard seconds >= 0 else { return 0 }
+        return UInt64(seconds) &* 1_000_000_000 &+ UInt64(max(attoseconds, 0) / 1_000_000_000)
+    }
+
+    var dispatchInterval: DispatchTimeInterval { .nanoseconds(Int(clamping: nanoseconds)) }
+}

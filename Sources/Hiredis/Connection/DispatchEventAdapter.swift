@@ -1,0 +1,119 @@
+import CHiredis
+import Dispatch
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// hiredis' event hooks (`addRead`, `delRead`, `addWrite`, `delWrite`, `cleanup`) on Dispatch sources.
+///
+/// Like hiredis' `adapters/*.h`: it only translates hooks into source state and knows nothing of commands.
+/// The sources watch a `dup()` of the socket, closed in the last cancel handler, because `redisFree` closes
+/// the original descriptor before Dispatch has finished with it.
+///
+/// Writes: while the socket connects, `addWrite` waits for writability on the write source. Once
+/// `deferWrites` is set (after connect), `addWrite` schedules one flush block on the queue instead, so every
+/// command appended in the same queue turn leaves in one `write`; only a partial write falls back to the source.
+///
+/// `@unchecked Sendable`: confined to `queue`; every hook runs there because every hiredis call is made there.
+final class DispatchEventAdapter: @unchecked Sendable {
+    private let queue: DispatchQueue
+    private let readSource: any DispatchSourceRead
+    private let writeSource: any DispatchSourceWrite
+    private var readActive = false
+    private var writeActive = false
+    private var flushScheduled = false
+    private var flushing = false
+    private var cancelled = false
+    private let onWritable: () -> Void
+    /// Set once the socket is connected: writes go through a queued flush instead of the write source.
+    var deferWrites = false
+    /// Called on the queue when the cleanup hook ran: the context is being freed and must not be used again.
+    var onCleanup: (() -> Void)?
+
+    /// Creates the sources on a duplicate of `fd`; `nil` if `dup` fails (out of descriptors).
+    init?(fd: Int32, queue: DispatchQueue, onReadable: @escaping () -> Void, onWritable: @escaping () -> Void) {
+        let watched = dup(fd)
+        guard watched >= 0 else { return nil }
+        self.queue = queue
+        self.onWritable = onWritable
+        readSource = DispatchSource.makeReadSource(fileDescriptor: watched, queue: queue)
+        writeSource = DispatchSource.makeWriteSource(fileDescriptor: watched, queue: queue)
+        readSource.setEventHandler(handler: onReadable)
+        writeSource.setEventHandler(handler: onWritable)
+        var open = 2
+        let closeWhenBothCancelled = {
+            open -= 1
+            if open == 0 { close(watched) }
+        }
+        readSource.setCancelHandler(handler: closeWhenBothCancelled)
+        writeSource.setCancelHandler(handler: closeWhenBothCancelled)
+    }
+
+    /// Installs the hooks into `context`; `ev.data` points at `self` unretained (the owner keeps `self` alive).
+    func attach(to context: UnsafeMutablePointer<redisAsyncContext>) {
+        context.pointee.ev.data = Unmanaged.passUnretained(self).toOpaque()
+        context.pointee.ev.addRead = { DispatchEventAdapter.from($0)?.addRead() }
+        context.pointee.ev.delRead = { DispatchEventAdapter.from($0)?.delRead() }
+        context.pointee.ev.addWrite = { DispatchEventAdapter.from($0)?.addWrite() }
+        context.pointee.ev.delWrite = { DispatchEventAdapter.from($0)?.delWrite() }
+        context.pointee.ev.cleanup = { DispatchEventAdapter.from($0)?.cleanup() }
+    }
+
+    private static func from(_ data: UnsafeMutableRawPointer?) -> DispatchEventAdapter? {
+        guard let data else { return nil }
+        return Unmanaged<DispatchEventAdapter>.fromOpaque(data).takeUnretainedValue()
+    }
+
+    private func addRead() {
+        guard !readActive, !cancelled else { return }
+        readActive = true
+        readSource.resume()
+    }
+
+    private func delRead() {
+        guard readActive, !cancelled else { return }
+        readActive = false
+        readSource.suspend()
+    }
+
+    private func addWrite() {
+        guard !cancelled, !writeActive else { return }
+        if deferWrites && !flushing {
+            guard !flushScheduled else { return }
+            flushScheduled = true
+            queue.async(execute: flush)
+        } else {
+            writeActive = true
+            writeSource.resume()
+        }
+    }
+
+    private func delWrite() {
+        guard writeActive, !cancelled else { return }
+        writeActive = false
+        writeSource.suspend()
+    }
+
+    /// The queued flush: one `redisAsyncHandleWrite` for everything appended since it was scheduled.
+    /// A partial write calls `addWrite` while `flushing`, which arms the write source for the rest.
+    private func flush() {
+        flushScheduled = false
+        guard !cancelled else { return }
+        flushing = true
+        onWritable()
+        flushing = false
+    }
+
+    private func cleanup() {
+        guard !cancelled else { return }
+        cancelled = true
+        readSource.cancel()
+        writeSource.cancel()
+        // A suspended or never-activated source must be resumed for its cancel handler to run and before release.
+        if !readActive { readSource.resume() }
+        if !writeActive { writeSource.resume() }
+        onCleanup?()
+        onCleanup = nil
+    }
+}

@@ -1,0 +1,91 @@
+/// A command ready to send: its arguments are encoded to RESP once, when the command is built.
+///
+/// Arguments are bytes; `String`, integers, `Double` and `[UInt8]` are conveniences (see `RedisArgument`).
+public struct RedisCommand: Sendable, Hashable {
+    /// The command name as given (`"SET"`, `"evalsha"`); used for validation and error messages.
+    public let name: String
+    /// The number of arguments, the name included.
+    public private(set) var argumentCount: Int
+    /// The arguments after the name, RESP-encoded (`$len\r\nbytes\r\n` each).
+    private var body: [UInt8]
+
+    /// A command with a name and arguments.
+    public init(_ name: String, _ arguments: any RedisArgument...) {
+        self.init(name, arguments: arguments)
+    }
+
+    /// A command with a name and an array of arguments.
+    public init(_ name: String, arguments: [any RedisArgument]) {
+        self.name = name
+        self.argumentCount = 1
+        self.body = []
+        body.reserveCapacity(16 + arguments.count * 16)
+        for argument in arguments { append(argument) }
+    }
+
+    /// Appends one argument.
+    public mutating func append(_ argument: some RedisArgument) {
+        argument.withRedisBytes { bytes in Self.appendBulk(bytes, to: &body) }
+        argumentCount += 1
+    }
+
+    /// Appends one argument given as an existential.
+    public mutating func append(_ argument: any RedisArgument) {
+        argument.withRedisBytes { bytes in Self.appendBulk(bytes, to: &body) }
+        argumentCount += 1
+    }
+
+    /// Appends each argument in order.
+    public mutating func append(contentsOf arguments: some Sequence<some RedisArgument>) {
+        for argument in arguments { append(argument) }
+    }
+
+    /// The complete RESP request (`*N\r\n` followed by every argument).
+    public var encoded: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count + name.utf8.count + 24)
+        out.append(UInt8(ascii: "*"))
+        Self.appendDecimal(argumentCount, to: &out)
+        out.append(contentsOf: [13, 10])
+        Self.appendBulk(name.utf8, to: &out)
+        out.append(contentsOf: body)
+        return out
+    }
+
+    /// Why hiredis' async API or our one-reply-per-request model cannot carry this command, or `nil` if it can.
+    var unsupportedReason: String? {
+        let length = name.utf8.count
+        guard length == 0 || length == 5 || (length >= 7 && length <= 12) else { return nil }
+        switch name.lowercased() {
+        case "":
+            return "the command name is empty"
+        case "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe", "monitor":
+            return "\(name) switches the connection to push mode; use a dedicated Pub/Sub connection"
+        case "hello":
+            return "HELLO is not supported: hiredis 0.14 speaks RESP2 only and the handshake is done by RedisConfiguration"
+        default:
+            return nil
+        }
+    }
+
+    static func appendBulk(_ bytes: some Collection<UInt8>, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "$"))
+        appendDecimal(bytes.count, to: &out)
+        out.append(contentsOf: [13, 10])
+        out.append(contentsOf: bytes)
+        out.append(contentsOf: [13, 10])
+    }
+
+    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        if value < 10 {
+            out.append(UInt8(truncatingIfNeeded: 48 + value))
+            return
+        }
+        out.append(contentsOf: String(value).utf8)
+    }
+}
+
+extension RedisCommand: CustomStringConvertible {
+    /// The name and argument count only: arguments may hold secrets or user data.
+    public var description: String { "\(name) (\(argumentCount - 1) arguments)" }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import Hiredis
+import Testing
+
+@Suite("RedisConnection failures, each with a server of its own")
+struct ConnectionFailureTests {
+    @Test func authenticationWithPasswordAndACLUser() async throws {
+        let server = try await RedisServerProcess.start(["--requirepass", "s3cret-pw"])
+        defer { server.stop() }
+
+        let connection = try await RedisConnection.connect(server.configuration(password: "s3cret-pw"))
+        #expect(try await connection.send("PING") == .status("PONG"))
+        _ = try await connection.send("ACL", "SETUSER", "alice", "on", ">alice-pw", "~*", "+@all")
+
+        let alice = try await RedisConnection.connect(server.configuration(password: "alice-pw", username: "alice"))
+        #expect(try await alice.send("ACL", "WHOAMI") == .bulk(Array("alice".utf8)))
+        await alice.close()
+
+        for configuration in [
+            server.configuration(password: "wrong-pw-123"),
+            server.configuration(password: "wrong-pw-123", username: "alice"),
+        ] {
+            do {
+                _ = try await RedisConnection.connect(configuration)
+                Issue.record("a wrong password must not connect")
+            } catch {
+                #expect(error.code == .authenticationFailed)
+                #expect(!error.message.contains("wrong-pw-123"))
+                #expect(!"\(error)".contains("wrong-pw-123"))
+                #expect(error.message.contains("127.0.0.1:\(server.port)"))
+            }
+        }
+        do {
+            _ = try await RedisConnection.connect(server.configuration())
+            Issue.record("no password must not connect to a protected server")
+        } catch {
+            #expect(error.code == .authenticationFailed)
+        }
+        await connection.close()
+    }
+
+    @Test func connectionRefusedNamesTheAddress() async throws {
+        let port = try freePort()
+        let started = ContinuousClock.now
+        do {
+            _ = try await RedisConnection.connect(RedisConfiguration(host: "127.0.0.1", port: port))
+            Issue.record("nothing listens there")
+        } catch {
+            #expect(error.code == .connectionRefused)
+            #expect(error.message.contains("127.0.0.1:\(port)"))
+        }
+        #expect(ContinuousClock.now - started < .seconds(1))
+    }
+
+    @Test func connectTimeoutWhenTheHandshakeNeverCompletes() async throws {
+        let listener = try SilentListener()
+        defer { listener.close() }
+        let configuration = RedisConfiguration(host: "127.0.0.1", port: listener.port, connectTimeout: .milliseconds(300))
+        let started = ContinuousClock.now
+        do {
+            _ = try await withDeadline(.seconds(5)) { try await RedisConnection.connect(configuration) }
+            Issue.record("a silent listener must not complete the handshake")
+        } catch let error as RedisError {
+            #expect(error.code == .connectTimeout)
+            #expect(error.message.contains("127.0.0.1:\(listener.port)"))
+        }
+        let elapsed = ContinuousClock.now - started
+        #expect(elapsed >= .milliseconds(290) && elapsed < .seconds(2))
+    }
+
+    @Test func commandTimeoutFailsEveryInFlightCommand() async throws {
+        let server = try await RedisServerProcess.start()
+        defer { server.stop() }
+        let connection = try await RedisConnection.connect(server.configuration(commandTimeout: .milliseconds(400)))
+        #expect(try await connection.send("PING") == .status("PONG"))
+        server.pause()
+        let started = ContinuousClock.now
+        let codes = try await withDeadline(.seconds(5)) {
+            await withTaskGroup(of: RedisError.Code?.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        do {
+                            _ = try await connection.send("ECHO", index)
+                            return nil
+                        } catch {
+                            return (error as? RedisError)?.code
+                        }
+                    }
+                }
+                var codes: [RedisError.Code?] = []
+                for await code in group { codes.append(code) }
+                return codes
+            }
+        }
+        let elapsed = ContinuousClock.now - started
+        #expect(codes.count == 20)
+        #expect(codes.allSatisfy { $0 == .commandTimeout })
+        #expect(elapsed >= .milliseconds(390) && elapsed < .milliseconds(1500))
+        // Later sends fail at once with the same reason.
+        await #expect {
+            try await connection.send("PING")
+        } throws: { error in
+            (error as? RedisError)?.code == .commandTimeout
+        }
+        server.resume()
+    }
+
+    @Test func serverKilledWithSixtyFourInFlightFailsEachExactlyOnce() async throws {
+        let server = try await RedisServerProcess.start()
+        defer { server.stop() }
+        let connection = try await RedisConnection.connect(server.configuration())
+        server.pause()
+        let results = try await withDeadline(.seconds(10)) {
+            await withTaskGroup(of: RedisError.Code?.self) { group in
+                for index in 0..<64 {
+                    group.addTask {
+                        do {
+                            _ = try await connection.send("ECHO", index)
+                            return nil
+                        } catch {
+                            return (error as? RedisError)?.code ?? .protocolError
+                        }
+                    }
+                }
+                while connection.inFlightCount < 64 { try? await Task.sleep(for: .milliseconds(5)) }
+                server.crash()
+                var results: [RedisError.Code?] = []
+                for await code in group { results.append(code) }
+                return results
+            }
+        }
+        #expect(results.count == 64)
+        #expect(results.allSatisfy { $0 == .connectionClosed })
+        #expect(connection.inFlightCount == 0)
+        let started = ContinuousClock.now
+        await #expect(throws: RedisError.self) { try await connection.send("PING") }
+        #expect(ContinuousClock.now - started < .milliseconds(100))
+    }
+
+    @Test func aPeerThatVanishesMidWriteDoesNotRaiseSIGPIPE() async throws {
+        let server = try await RedisServerProcess.start()
+        defer { server.stop() }
+        let victim = try await RedisConnection.connect(server.configuration())
+        let killer = try await RedisConnection.connect(server.configuration())
+        let id = try await victim.send("CLIENT", "ID").int()
+        let value = [UInt8](repeating: 7, count: 1 << 20)
+        let failures = try await withDeadline(.seconds(10)) {
+            await withTaskGroup(of: Bool.self) { group in
+                for index in 0..<32 {
+                    group.addTask { (try? await victim.send("SET", "big:\(index)", value)) == nil }
+                }
+                _ = try? await killer.send("CLIENT", "KILL", "ID", id)
+                var failures = 0
+                for await failed in group where failed { failures += 1 }
+                return failures
+            }
+        }
+        #expect(failures > 0)  // and the process is still here to count them
+        #expect(try await killer.send("PING") == .status("PONG"))
+        await killer.close()
+    }
+}

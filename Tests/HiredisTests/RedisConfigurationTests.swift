@@ -1,0 +1,83 @@
+import Hiredis
+import Testing
+
+@Suite("RedisConfiguration from the environment")
+struct RedisConfigurationTests {
+    @Test func defaultsWhenNothingIsSet() throws {
+        let configuration = try RedisConfiguration.fromEnvironment([:])
+        #expect(configuration.endpoint == .tcp(host: "localhost", port: 6379))
+        #expect(configuration.database == 0)
+        #expect(configuration.password == nil)
+    }
+
+    @Test func redisURLWithUserPasswordPortAndDatabase() throws {
+        let configuration = try RedisConfiguration.fromEnvironment(["REDIS_URL": "redis://bob:p%40ss@cache.internal:6380/3"])
+        #expect(configuration.endpoint == .tcp(host: "cache.internal", port: 6380))
+        #expect(configuration.username == "bob")
+        #expect(configuration.password == "p@ss")
+        #expect(configuration.database == 3)
+    }
+
+    @Test func redisURLWithPasswordOnlyAndIPv6() throws {
+        let configuration = try RedisConfiguration(url: "redis://:secret@[::1]:7000")
+        #expect(configuration.endpoint == .tcp(host: "::1", port: 7000))
+        #expect(configuration.username == nil)
+        #expect(configuration.password == "secret")
+        #expect("\(configuration.endpoint)" == "[::1]:7000")
+    }
+
+    @Test func unixURL() throws {
+        let configuration = try RedisConfiguration.fromEnvironment(["REDIS_URL": "unix:///run/redis.sock?db=2"])
+        #expect(configuration.endpoint == .unixSocket(path: "/run/redis.sock"))
+        #expect(configuration.database == 2)
+    }
+
+    @Test func separateVariablesOverrideTheURL() throws {
+        let configuration = try RedisConfiguration.fromEnvironment([
+            "REDIS_URL": "redis://a:b@host1:1111/1",
+            "REDIS_HOST": "host2", "REDIS_PORT": "2222", "REDIS_PASSWORD": "pw2", "REDIS_USERNAME": "u2", "REDIS_DB": "5",
+        ])
+        #expect(configuration.endpoint == .tcp(host: "host2", port: 2222))
+        #expect(configuration.password == "pw2")
+        #expect(configuration.username == "u2")
+        #expect(configuration.database == 5)
+    }
+
+    @Test(arguments: [
+        ["REDIS_PORT": "abc"],
+        ["REDIS_PORT": "0"],
+        ["REDIS_PORT": "70000"],
+        ["REDIS_DB": "-1"],
+        ["REDIS_DB": "one"],
+        ["REDIS_HOST": ""],
+        ["REDIS_URL": "http://localhost"],
+        ["REDIS_URL": "rediss://localhost"],
+        ["REDIS_URL": "redis://:topsecret@localhost/notadb"],
+        ["REDIS_URL": "redis://:topsecret@:6379"],
+        ["REDIS_URL": "unix://"],
+        ["REDIS_USERNAME": "alice"],
+    ])
+    func malformedValuesAreClearErrors(environment: [String: String]) {
+        do {
+            _ = try RedisConfiguration.fromEnvironment(environment)
+            Issue.record("\(environment) must be rejected")
+        } catch {
+            #expect(error.code == .invalidArgument)
+            #expect(!error.message.contains("topsecret"))
+        }
+    }
+
+    @Test func descriptionNeverShowsThePassword() throws {
+        let configuration = try RedisConfiguration.fromEnvironment(["REDIS_URL": "redis://user:hunter2-secret@h:1/0"])
+        #expect(!"\(configuration)".contains("hunter2-secret"))
+        #expect("\(configuration)".contains("<redacted>"))
+        #expect(!String(reflecting: configuration).contains("hunter2-secret"))
+    }
+
+    @Test func commandEncodingIsRESP() {
+        let command = RedisCommand("SET", "k", [UInt8]([0, 13, 10]), 42, 1.5)
+        #expect(command.encoded == Array("*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n".utf8) + [0, 13, 10] + Array("\r\n$2\r\n42\r\n$3\r\n1.5\r\n".utf8))
+        #expect(command.argumentCount == 5)
+        #expect("\(command)" == "SET (4 arguments)")
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import Hiredis
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The shared throwaway server that `make test` starts (scripts/with-redis.sh), found through the environment.
+enum SharedServer {
+    static var host: String { ProcessInfo.processInfo.environment["REDIS_TEST_HOST"] ?? "127.0.0.1" }
+    static var port: Int { Int(ProcessInfo.processInfo.environment["REDIS_TEST_PORT"] ?? "") ?? 6379 }
+    static var socketPath: String? { ProcessInfo.processInfo.environment["REDIS_TEST_SOCKET"] }
+
+    static func configuration(
+        database: Int = 0, commandTimeout: Duration? = .seconds(10)
+    ) -> RedisConfiguration {
+        RedisConfiguration(host: host, port: port, database: database, commandTimeout: commandTimeout)
+    }
+
+    static func connect(database: Int = 0) async throws -> RedisConnection {
+        try await RedisConnection.connect(configuration(database: database))
+    }
+}
+
+/// A unique key prefix per test, so tests sharing the server never touch each other's keys.
+func uniqueKey(_ name: String = #function) -> String {
+    "test:\(name.prefix(while: { $0 != "(" })):\(UUID().uuidString)"
+}
+
+/// A redis-server of a test's own, for tests that kill, pause or password-protect it. Always `stop()` it.
+final class RedisServerProcess: @unchecked Sendable {
+    let port: Int
+    let directory: URL
+    private let process: Process
+
+    /// Starts `redis-server` on a free loopback port with `arguments` added, and waits until it answers.
+    static func start(_ arguments: [String] = []) async throws -> RedisServerProcess {
+        var lastError: (any Error)?
+        for _ in 0..<10 {
+            do {
+                return try await RedisServerProcess(port: try freePort(), arguments: arguments)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? RedisError(.connectionFailed, "could not start redis-server")
+    }
+
+    private init(port: Int, arguments: [String]) async throws {
+        self.port = port
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("axon-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        process = Process()
+        let binary = ProcessInfo.processInfo.environment["REDIS_SERVER_BIN"] ?? "/usr/bin/redis-server"
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = [
+            "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", directory.path, "--logfile", directory.appendingPathComponent("redis.log").path,
+        ] + arguments
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            guard process.isRunning else { break }
+            if Self.accepts(port: port) { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        stop()
+        throw RedisError(.connectionFailed, "redis-server did not start on port \(port)")
+    }
+
+    /// Sends SIGSTOP: the server keeps its sockets but answers nothing.
+    func pause() { kill(process.processIdentifier, SIGSTOP) }
+    /// Sends SIGCONT.
+    func resume() { kill(process.processIdentifier, SIGCONT) }
+    /// Sends SIGKILL and waits for the process to end.
+    func crash() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Stops the server (also when paused) and removes its directory. SIGKILL, because a child spawned from a
+    /// Dispatch worker thread inherits that thread's blocked-signal mask, SIGTERM included.
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func configuration(
+        password: String? = nil, username: String? = nil, commandTimeout: Duration? = .seconds(10)
+    ) -> RedisConfiguration {
+        RedisConfiguration(
+            host: "127.0.0.1", port: port, username: username, password: password, commandTimeout: commandTimeout)
+    }
+
+    /// Whether a TCP connect to the port succeeds.
+    static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = loopbackAddress(port: port)
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return result == 0
+    }
+}
+
+/// A TCP listener on loopback that never accepts: connects complete in the kernel, nothing is ever answered.
+final class SilentListener: @unchecked Sendable {
+    let port: Int
+    private let fd: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = loopbackAddress(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard fd >= 0, bound == 0, listen(fd, 16) == 0 else {
+            throw RedisError(.connectionFailed, "could not open a silent listener")
+        }
+        self.fd = fd
+        port = boundPort(fd)
+    }
+
+    func close() { _ = Glibc.close(fd) }
+}
+
+/// A loopback port that nothing listens on right now.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw RedisError(.connectionFailed, "socket() failed") }
+    defer { close(fd) }
+    var address = loopbackAddress(port: 0)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw RedisError(.connectionFailed, "bind() failed") }
+    return boundPort(fd)
+}
+
+private func loopbackAddress(port: Int) -> sockaddr_in {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return address
+}
+
+private func boundPort(_ fd: Int32) -> Int {
+    var address = sockaddr_in()
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Awaits `body` with a deadline; a hang becomes a test failure instead of a stuck suite (the hung work is
+/// left behind, which is fine in a test process).
+func withDeadline<T: Sendable>(
+    _ limit: Duration, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let once = Mutex<CheckedContinuation<T, any Error>?>(nil)
+    return try await withCheckedThrowingContinuation { continuation in
+        once.withLock { $0 = continuation }
+        let finish: @Sendable (Result<T, any Error>) -> Void = { result in
+            once.withLock { stored in
+                stored?.resume(with: result)
+                stored = nil
+            }
+        }
+        Task {
+            do { finish(.success(try await body())) } catch { finish(.failure(error)) }
+        }
+        Task {
+            try? await Task.sleep(for: limit)
+            finish(.failure(RedisError(.commandTimeout, "the test's operation did not finish within \(limit)")))
+        }
+    }
+}

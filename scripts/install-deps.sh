@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian machine, only when something is missing.
+set -euo pipefail
+missing=()
+[ -f /usr/include/hiredis/async.h ] || missing+=(libhiredis-dev)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+{ command -v redis-cli >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1; } || missing+=(redis-tools)
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "Installing ${missing[*]} with apt-get (needed to build against hiredis and to run a throwaway redis-server)..."
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >/dev/null
+$sudo apt-get install -y -qq "${missing[@]}" >/dev/null
