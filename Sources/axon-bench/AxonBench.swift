@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import Hiredis
+
+/// `axon-bench`: latency tables for the connection, the pool and the memory layer, beside baselines.
+@main
+struct AxonBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "axon-bench",
+        abstract: "Prints latency tables (p50/p90/p99/p99.9/max, ops/s) for Axon's Redis workloads beside baselines.")
+
+    @OptionGroup var options: BenchOptions
+
+    func run() async throws {
+        do {
+            try await BenchSuite(options: options).run()
+        } catch let error as BenchError {
+            throw ValidationFailure(error.description)
+        } catch let error as RedisError {
+            throw ValidationFailure(error.message)
+        }
+    }
+}
+
+/// An error ArgumentParser prints as one line (`Error: ...`) with exit code 1.
+struct ValidationFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The command-line options.
+struct BenchOptions: ParsableArguments {
+    @Option(help: "Redis host (default: REDIS_HOST, REDIS_URL, or 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Redis port (default: REDIS_PORT, REDIS_URL, or 6379).")
+    var port: Int?
+
+    @Option(help: "Measured seconds per workload and concurrency.")
+    var duration: Double = 1.0
+
+    @Option(help: "Unmeasured warm-up seconds before each measurement.")
+    var warmup: Double = 0.2
+
+    @Option(help: "Stop each measurement after this many operations (in total over all tasks).")
+    var operations: Int?
+
+    @Option(name: .customLong("value-size"), help: "Bytes per stored value.")
+    var valueSize: Int = 32
+
+    @Option(help: "Comma-separated concurrency levels (tasks in flight).")
+    var concurrency: String = "1,64"
+
+    @Option(help: "Comma-separated substrings; only workloads whose name contains one of them run.")
+    var filter: String?
+
+    @Option(help: "Also write the results as a JSON array to this file.")
+    var json: String?
+
+    @Option(help: "Also write a latency-by-percentile SVG plot to this file.")
+    var svg: String?
+
+    @Flag(name: .customLong("no-baselines"), help: "Skip the hiredis-sync and redis-benchmark baselines.")
+    var noBaselines = false
+
+    /// The parsed concurrency levels.
+    var concurrencyLevels: [Int] {
+        concurrency.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    /// The filter's substrings (empty: everything).
+    var filters: [String] {
+        (filter ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    mutating func validate() throws {
+        let levels = concurrency.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !levels.isEmpty, levels.allSatisfy({ Int($0).map { (1...10_000).contains($0) } ?? false }) else {
+            throw ValidationError("--concurrency must be a comma-separated list of integers 1...10000, got '\(concurrency)'")
+        }
+        guard duration > 0, duration.isFinite else { throw ValidationError("--duration must be a positive number of seconds") }
+        guard warmup >= 0, warmup.isFinite else { throw ValidationError("--warmup must be zero or more seconds") }
+        if let operations, operations < 1 { throw ValidationError("--operations must be at least 1") }
+        guard (0...(64 << 20)).contains(valueSize) else { throw ValidationError("--value-size must be 0...67108864 bytes") }
+        if let port, !(1...65535).contains(port) { throw ValidationError("--port must be 1...65535, got \(port)") }
+        if let host, host.isEmpty { throw ValidationError("--host must not be empty") }
+    }
+
+    /// Where to connect: the environment, overridden by `--host` / `--port`.
+    func redisConfiguration() throws(RedisError) -> RedisConfiguration {
+        var configuration = try RedisConfiguration.fromEnvironment()
+        if case .tcp(let envHost, let envPort) = configuration.endpoint {
+            let defaultHost = ProcessInfo.processInfo.environment["REDIS_HOST"] == nil
+                && ProcessInfo.processInfo.environment["REDIS_URL"] == nil ? "127.0.0.1" : envHost
+            configuration.endpoint = .tcp(host: host ?? defaultHost, port: port ?? envPort)
+        }
+        configuration.connectTimeout = .seconds(3)
+        return configuration
+    }
+
+    var limits: RunLimits {
+        RunLimits(duration: .milliseconds(Int(duration * 1000)), warmup: .milliseconds(Int(warmup * 1000)), maxOperations: operations)
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Hiredis
+
+/// Runs the selected workloads at each concurrency, then the baselines, and prints the report.
+struct BenchSuite {
+    let options: BenchOptions
+
+    func run() async throws {
+        let configuration = try options.redisConfiguration()
+        let connection: RedisConnection
+        do {
+            connection = try await RedisConnection.connect(configuration)
+        } catch {
+            throw BenchError("cannot reach Redis at \(configuration.endpoint): \(error.message)")
+        }
+        let value = [UInt8](repeating: UInt8(ascii: "x"), count: options.valueSize)
+        _ = try await connection.send("SET", "bench:{axon}:key", value)
+
+        let workloads = ConnectionWorkloads.make(connection: connection, value: value)
+            .filter { workload in options.filters.isEmpty || options.filters.contains { workload.name.contains($0) } }
+        var results: [BenchResult] = []
+        for workload in workloads {
+            for concurrency in options.concurrencyLevels {
+                progress("\(workload.name) c=\(concurrency)")
+                let measurement = try await workload.run(concurrency, options.limits)
+                results.append(BenchResult(
+                    group: workload.group, workload: workload.name, concurrency: concurrency,
+                    histogram: measurement.histogram, elapsedNanoseconds: measurement.elapsedNanoseconds))
+            }
+        }
+        if !options.noBaselines {
+            let baselines = try runBaselines(for: workloads, endpoint: configuration.endpoint)
+            results = Self.attachRatios(results, baselines: baselines) + baselines
+        }
+        await connection.close()
+
+        print(Report.markdown(results), terminator: "")
+        if let path = options.json { try write(Report.json(results), to: path) }
+        if let path = options.svg {
+            try write(Data(Report.svg(results, title: "axon-bench latency by percentile").utf8), to: path)
+        }
+    }
+
+    private func runBaselines(for workloads: [Workload], endpoint: RedisConfiguration.Endpoint) throws -> [BenchResult] {
+        guard case .tcp(let host, let port) = endpoint else { return [] }
+        var commands: [BaselineCommand] = []
+        for workload in workloads { if let command = workload.baseline, !commands.contains(command) { commands.append(command) } }
+        var results: [BenchResult] = []
+        let sync = HiredisSyncBaseline(host: host, port: port)
+        for command in commands {
+            progress("hiredis-sync.\(command.key) c=1")
+            let measurement = try sync.run(command.arguments, limits: options.limits)
+            results.append(BenchResult(
+                group: "baseline", workload: "hiredis-sync.\(command.key)", concurrency: 1,
+                histogram: measurement.histogram, elapsedNanoseconds: measurement.elapsedNanoseconds))
+        }
+        guard let redisBenchmark = RedisBenchmarkBaseline(host: host, port: port) else {
+            progress("redis-benchmark not installed: its baseline rows are skipped")
+            return results
+        }
+        for command in commands {
+            for concurrency in options.concurrencyLevels {
+                progress("redis-benchmark.\(command.key) c=\(concurrency)")
+                let requests = options.operations ?? max(10_000, Int(options.duration * (concurrency == 1 ? 30_000 : 150_000)))
+                results.append(try redisBenchmark.run(
+                    name: "redis-benchmark.\(command.key)",
+                    command: command.arguments.map { String(decoding: $0, as: UTF8.self) },
+                    concurrency: concurrency, requests: requests, valueSize: options.valueSize))
+            }
+        }
+        return results
+    }
+
+    /// Each row's baseline: the sync hiredis loop at concurrency 1, redis-benchmark at the same concurrency above it.
+    static func attachRatios(_ results: [BenchResult], baselines: [BenchResult]) -> [BenchResult] {
+        results.map { result in
+            var result = result
+            guard let key = result.workload.split(separator: ".").dropFirst().first,
+                  !result.workload.contains("pipeline")
+            else { return result }
+            let wanted = result.concurrency == 1 ? "hiredis-sync.\(key)" : "redis-benchmark.\(key)"
+            if let baseline = baselines.first(where: { $0.workload == wanted && ($0.concurrency == result.concurrency) }),
+               let ours = result.p50Microseconds, let theirs = baseline.p50Microseconds, theirs > 0
+            {
+                result.baseline = wanted
+                result.baselineRatio = ours / theirs
+            }
+            return result
+        }
+    }
+
+    private func write(_ data: Data, to path: String) throws {
+        do { try data.write(to: URL(fileURLWithPath: path)) } catch { throw BenchError("cannot write \(path): \(error.localizedDescription)") }
+    }
+
+    private func progress(_ message: String) {
+        FileHandle.standardError.write(Data("axon-bench: \(message)\n".utf8))
+    }
+}

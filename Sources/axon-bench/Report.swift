@@ -1,0 +1,91 @@
+import Foundation
+
+/// Renders results: Markdown tables per group (stdout), JSON (`--json`), an SVG percentile plot (`--svg`).
+enum Report {
+    /// One Markdown table per group, in first-seen order.
+    static func markdown(_ results: [BenchResult]) -> String {
+        var groups: [String] = []
+        for result in results where !groups.contains(result.group) { groups.append(result.group) }
+        var out = ""
+        for group in groups {
+            out += "### \(group)\n\n"
+            out += "| workload | conc | ops | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | ops/s | baseline | ×baseline p50 |\n"
+            out += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n"
+            for r in results where r.group == group {
+                let cells = [
+                    r.workload, "\(r.concurrency)", "\(r.ops)", number(r.p50Microseconds), number(r.p90Microseconds),
+                    number(r.p99Microseconds), number(r.p999Microseconds), number(r.maxMicroseconds),
+                    number(r.opsPerSecond, decimals: 0), r.baseline ?? "–", r.baselineRatio.map { String(format: "%.2f", $0) } ?? "–",
+                ]
+                out += "| " + cells.joined(separator: " | ") + " |\n"
+            }
+            out += "\n"
+        }
+        return out
+    }
+
+    /// A number with one decimal below 100 and none above; an en dash for a missing one.
+    static func number(_ value: Double?, decimals: Int? = nil) -> String {
+        guard let value, value.isFinite else { return "–" }
+        let places = decimals ?? (value < 100 ? 1 : 0)
+        return String(format: "%.\(places)f", value)
+    }
+
+    /// The results as a JSON array (the `--json` schema: `BenchResult.CodingKeys`).
+    static func json(_ results: [BenchResult]) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(results)
+    }
+
+    /// A latency-by-percentile plot, one line per measured row; x is log-scaled in 1/(1-p) like HdrHistogram's plots.
+    static func svg(_ results: [BenchResult], title: String) -> String {
+        let plotted = results.filter { !$0.curve.isEmpty }
+        let width = 960.0, height = 560.0, left = 70.0, right = 300.0, top = 40.0, bottom = 50.0
+        let plotWidth = width - left - right, plotHeight = height - top - bottom
+        let maxX = log10(1 / (1 - 0.99999))
+        func x(_ percentile: Double) -> Double {
+            let p = min(percentile / 100, 0.99999)
+            return left + plotWidth * log10(1 / (1 - p)) / maxX
+        }
+        let values = plotted.flatMap { $0.curve.map(\.microseconds) }.filter { $0 > 0 }
+        let low = log10(max(values.min() ?? 1, 1)), high = log10(max(values.max() ?? 10, 10))
+        let span = max(high - floor(low), 1)
+        func y(_ microseconds: Double) -> Double {
+            top + plotHeight * (1 - (log10(max(microseconds, 1)) - floor(low)) / span)
+        }
+        let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+        var svg = """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="11">
+        <rect width="100%" height="100%" fill="white"/>
+        <text x="\(left)" y="22" font-size="15">\(escape(title))</text>
+
+        """
+        for (label, percentile) in [("0%", 0.0), ("90%", 90), ("99%", 99), ("99.9%", 99.9), ("99.99%", 99.99), ("99.999%", 99.999)] {
+            svg += "<line x1=\"\(x(percentile))\" y1=\"\(top)\" x2=\"\(x(percentile))\" y2=\"\(top + plotHeight)\" stroke=\"#ddd\"/>"
+            svg += "<text x=\"\(x(percentile))\" y=\"\(top + plotHeight + 16)\" text-anchor=\"middle\">\(label)</text>\n"
+        }
+        var decade = floor(low)
+        while decade <= floor(low) + span {
+            let value = pow(10, decade)
+            svg += "<line x1=\"\(left)\" y1=\"\(y(value))\" x2=\"\(left + plotWidth)\" y2=\"\(y(value))\" stroke=\"#ddd\"/>"
+            svg += "<text x=\"\(left - 6)\" y=\"\(y(value) + 4)\" text-anchor=\"end\">\(Int(value)) µs</text>\n"
+            decade += 1
+        }
+        svg += "<text x=\"\(left + plotWidth / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">percentile</text>\n"
+        for (index, result) in plotted.enumerated() {
+            let color = colors[index % colors.count]
+            let points = result.curve.map { "\(String(format: "%.1f", x($0.percentile))),\(String(format: "%.1f", y($0.microseconds)))" }
+            svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>\n"
+            let legendY = top + Double(index) * 14
+            svg += "<line x1=\"\(width - right + 10)\" y1=\"\(legendY)\" x2=\"\(width - right + 30)\" y2=\"\(legendY)\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+            svg += "<text x=\"\(width - right + 36)\" y=\"\(legendY + 4)\">\(escape(result.workload)) c=\(result.concurrency)</text>\n"
+        }
+        svg += "</svg>\n"
+        return svg
+    }
+
+    private static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+}

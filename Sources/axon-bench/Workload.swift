@@ -1,0 +1,58 @@
+import Hiredis
+
+/// One benchmarked operation, runnable at any concurrency.
+struct Workload: Sendable {
+    /// The table it belongs to (`connection`, `pool`, `memory`, ...).
+    let group: String
+    /// Stable name used in `--json` and `--filter` (`connection.get`, `connection.get.fast`).
+    let name: String
+    /// The command the baselines run for comparison (`get` → `hiredis-sync.get`, `redis-benchmark.get`), if any.
+    let baseline: BaselineCommand?
+    /// Runs the workload at a concurrency.
+    let run: @Sendable (_ concurrency: Int, _ limits: RunLimits) async throws -> WorkloadRunner.Measurement
+}
+
+/// A command both baselines can run: hiredis' sync loop with `arguments`, redis-benchmark with the same.
+struct BaselineCommand: Sendable, Hashable {
+    let key: String
+    let arguments: [[UInt8]]
+}
+
+/// The raw-command workloads on one connection: plain path and fast path (caller on the connection's executor).
+enum ConnectionWorkloads {
+    static func make(connection: RedisConnection, value: [UInt8]) -> [Workload] {
+        let key = Array("bench:{axon}:key".utf8)
+        let get = BaselineCommand(key: "get", arguments: [Array("GET".utf8), key])
+        let set = BaselineCommand(key: "set", arguments: [Array("SET".utf8), key, value])
+        let del = BaselineCommand(key: "del", arguments: [Array("DEL".utf8), Array("bench:{axon}:absent".utf8)])
+        var workloads: [Workload] = []
+        for baseline in [get, set, del] {
+            let command = RedisCommand(String(decoding: baseline.arguments[0], as: UTF8.self),
+                                       arguments: baseline.arguments.dropFirst().map { $0 as any RedisArgument })
+            for fast in [false, true] {
+                workloads.append(Workload(
+                    group: "connection", name: "connection.\(baseline.key)\(fast ? ".fast" : "")", baseline: baseline
+                ) { concurrency, limits in
+                    try await WorkloadRunner.run(concurrency: concurrency, limits: limits, executor: fast ? connection.executor : nil) { _ in
+                        _ = try await connection.send(command)
+                    }
+                })
+            }
+        }
+        var pairs: [RedisCommand] = []
+        for index in 0..<100 {
+            pairs.append(RedisCommand("SET", "bench:{axon}:p:\(index)", value))
+            pairs.append(RedisCommand("GET", "bench:{axon}:p:\(index)"))
+        }
+        for fast in [false, true] {
+            workloads.append(Workload(
+                group: "connection", name: "connection.pipeline.setget100\(fast ? ".fast" : "")", baseline: nil
+            ) { [pairs] concurrency, limits in
+                try await WorkloadRunner.run(concurrency: concurrency, limits: limits, executor: fast ? connection.executor : nil) { _ in
+                    _ = try await connection.pipeline(pairs)
+                }
+            })
+        }
+        return workloads
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import Histogram
+import Testing
+@testable import axon_bench
+
+@Suite("axon-bench options and output")
+struct BenchOptionsTests {
+    @Test func parsesConcurrencyAndFilters() throws {
+        let options = try BenchOptions.parse(["--concurrency", "1, 8,64", "--filter", "connection.get,pool", "--duration", "0.5"])
+        #expect(options.concurrencyLevels == [1, 8, 64])
+        #expect(options.filters == ["connection.get", "pool"])
+        #expect(options.limits.duration == .milliseconds(500))
+    }
+
+    @Test(arguments: [
+        ["--concurrency", "0"], ["--concurrency", "a,b"], ["--duration", "-1"], ["--port", "70000"],
+        ["--value-size", "-3"], ["--operations", "0"], ["--host", ""],
+    ])
+    func rejectsBadOptions(arguments: [String]) {
+        #expect(throws: (any Error).self) { try BenchOptions.parse(arguments) }
+    }
+
+    @Test func parsesRedisBenchmarkCSV() throws {
+        let csv = """
+        "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+        "GET","35842.29","0.025","0.008","0.023","0.031","0.047","0.295"
+        """
+        let result = try RedisBenchmarkBaseline.parse(csv: csv, name: "redis-benchmark.get", concurrency: 1, requests: 1000)
+        #expect(result.opsPerSecond == 35842.29)
+        #expect(result.p50Microseconds == 23)
+        #expect(result.p99Microseconds == 47)
+        #expect(result.maxMicroseconds == 295)
+        #expect(result.p90Microseconds == nil)
+    }
+
+    @Test func markdownHasOneRowPerResultAndDashesForMissingFigures() {
+        let results = [
+            BenchResult(group: "connection", workload: "connection.get", concurrency: 1, ops: 10, p50: 30.25, p99: 50, max: 120, opsPerSecond: 31000),
+            BenchResult(group: "baseline", workload: "redis-benchmark.get", concurrency: 1, ops: 10, p50: 23, p99: 47, max: 295, opsPerSecond: 35842),
+        ]
+        let table = Report.markdown(results)
+        #expect(table.contains("### connection"))
+        #expect(table.contains("### baseline"))
+        #expect(table.contains("| connection.get | 1 | 10 | 30.2 | – | 50.0 | – | 120 | 31000 | – | – |"))
+    }
+
+    @Test func ratiosPickTheSyncLoopAtOneAndRedisBenchmarkAbove() {
+        let rows = [
+            BenchResult(group: "connection", workload: "connection.get.fast", concurrency: 1, ops: 1, p50: 30, p99: 40, max: 50, opsPerSecond: 1),
+            BenchResult(group: "connection", workload: "connection.get", concurrency: 64, ops: 1, p50: 200, p99: 300, max: 400, opsPerSecond: 1),
+        ]
+        let baselines = [
+            BenchResult(group: "baseline", workload: "hiredis-sync.get", concurrency: 1, ops: 1, p50: 20, p99: 30, max: 40, opsPerSecond: 1),
+            BenchResult(group: "baseline", workload: "redis-benchmark.get", concurrency: 64, ops: 1, p50: 100, p99: 30, max: 40, opsPerSecond: 1),
+        ]
+        let attached = BenchSuite.attachRatios(rows, baselines: baselines)
+        #expect(attached[0].baseline == "hiredis-sync.get")
+        #expect(attached[0].baselineRatio == 1.5)
+        #expect(attached[1].baseline == "redis-benchmark.get")
+        #expect(attached[1].baselineRatio == 2)
+    }
+
+    @Test func jsonUsesTheDocumentedKeys() throws {
+        let result = BenchResult(group: "g", workload: "w", concurrency: 1, ops: 1, p50: 1, p99: 2, max: 3, opsPerSecond: 4)
+        let text = String(decoding: try Report.json([result]), as: UTF8.self)
+        for key in ["group", "workload", "concurrency", "ops", "p50_us", "p99_us", "max_us", "ops_per_sec"] {
+            #expect(text.contains("\"\(key)\""))
+        }
+    }
+
+    @Test func svgDrawsALinePerMeasuredRow() {
+        var histogram = WorkloadRunner.newHistogram()
+        for value in [10_000, 20_000, 30_000] as [UInt64] { _ = histogram.record(value) }
+        let row = BenchResult(group: "g", workload: "connection.get", concurrency: 1, histogram: histogram, elapsedNanoseconds: 1_000_000)
+        let svg = Report.svg([row, row], title: "t")
+        #expect(svg.hasPrefix("<svg"))
+        #expect(svg.components(separatedBy: "<polyline").count == 3)
+    }
+}
