@@ -45,7 +45,7 @@ final class ConnectionCore: @unchecked Sendable {
     private var commandTimerArmed = false
     private let commandTimeoutNanoseconds: UInt64?
     /// Commands appended and not yet answered, readable from any thread (for a pool's load balancing).
-    let load: LoadCounter
+    let gauge: ConnectionGauge
 
     init(configuration: RedisConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -56,7 +56,7 @@ final class ConnectionCore: @unchecked Sendable {
         queue.setSpecific(key: key, value: 1)
         executor = ConnectionTaskExecutor(queue: queue, queueKey: key)
         commandTimeoutNanoseconds = configuration.commandTimeout.map { $0.nanoseconds }
-        load = LoadCounter()
+        gauge = ConnectionGauge()
     }
 
     // MARK: Connecting
@@ -161,7 +161,10 @@ final class ConnectionCore: @unchecked Sendable {
         guard let continuation = connectContinuation else { return }
         connectContinuation = nil
         if let error {
-            if context == nil { state = .closed }
+            if context == nil {
+                state = .closed
+                gauge.markClosed()
+            }
             continuation.resume(throwing: error)
         } else {
             continuation.resume()
@@ -211,7 +214,7 @@ final class ConnectionCore: @unchecked Sendable {
         }
         let now = commandTimeoutNanoseconds == nil ? 0 : DispatchTime.now().uptimeNanoseconds
         pending.append(PendingReply(handler: handler, appendedAt: now))
-        load.add(1)
+        gauge.add(1)
         if !commandTimerArmed, state == .ready, commandTimeoutNanoseconds != nil { armCommandTimer() }
         return true
     }
@@ -221,7 +224,7 @@ final class ConnectionCore: @unchecked Sendable {
     /// hiredis' reply callback: `reply` is `nil` when the context is going away. On `queue`.
     fileprivate func handleReply(_ reply: UnsafeMutablePointer<redisReply>?) {
         guard let entry = pending.popFirst() else { return }
-        load.add(-1)
+        gauge.add(-1)
         guard let reply else {
             fail(entry.handler, closingError ?? contextError())
             return
@@ -339,6 +342,7 @@ final class ConnectionCore: @unchecked Sendable {
         }
         context = nil
         state = .closed
+        gauge.markClosed()
         queue.async { self.finish() }
     }
 

@@ -60,7 +60,10 @@ public final class RedisConnection: Sendable {
     public var executor: any TaskExecutor { core.executor }
 
     /// Commands sent and not yet answered (an instantaneous reading, for load balancing).
-    public var inFlightCount: Int { core.load.current }
+    public var inFlightCount: Int { core.gauge.current }
+
+    /// Whether the connection has closed (by `close()`, the server, the OS or a timeout). It never reopens.
+    public var isClosed: Bool { core.gauge.isClosed }
 
     /// Runs `body` on this connection's executor (the fast path; see the type's documentation for its limits).
     /// Child tasks created inside inherit the preference.

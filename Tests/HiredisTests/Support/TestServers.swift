@@ -35,7 +35,8 @@ final class RedisServerProcess: @unchecked Sendable {
     private let process: Process
 
     /// Starts `redis-server` on a free loopback port with `arguments` added, and waits until it answers.
-    static func start(_ arguments: [String] = []) async throws -> RedisServerProcess {
+    static func start(_ arguments: [String] = [], port: Int? = nil) async throws -> RedisServerProcess {
+        if let port { return try await RedisServerProcess(port: port, arguments: arguments) }
         var lastError: (any Error)?
         for _ in 0..<10 {
             do {
@@ -182,4 +183,12 @@ func withDeadline<T: Sendable>(
             finish(.failure(RedisError(.commandTimeout, "the test's operation did not finish within \(limit)")))
         }
     }
+}
+
+/// A value shared between test tasks.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+    var value: Value { mutex.withLock { $0 } }
 }

@@ -1,0 +1,407 @@
+import Dispatch
+import Logging
+import Synchronization
+
+/// Many tasks, few connections. Plain `send`s and `pipeline`s multiplex over the pool's connections (each
+/// goes to the least-loaded one, pipelined by hiredis); `withConnection` leases a connection to one caller
+/// for MULTI/EXEC, WATCH or blocking commands.
+///
+/// - Connections open lazily, up to `maxConnections`: the first caller opens one, and another opens when the
+///   least-loaded connection has `openWhenInFlightAtLeast` commands in flight. More callers than
+///   connections is normal: shared callers never wait for a free connection, only exclusive ones do.
+/// - An exclusive caller waits in FIFO order up to `leaseTimeout`, then fails with `poolExhausted`.
+/// - A connection that closes (server gone, command timeout) leaves the pool; the next caller opens a
+///   replacement. When connecting fails, reconnects back off exponentially (50 ms doubling to 1 s, with
+///   jitter) and callers in that window fail at once with the last connect error, naming the server;
+///   with the server down, a caller fails within the connect timeout instead of hanging.
+/// - A connection idle longer than `idleCheckAfter` is PINGed before reuse.
+/// - `withConnection`: if `body` throws, the connection is closed rather than returned, since its state
+///   (an open MULTI, WATCHed keys) is unknown. If it returns, the connection goes back as it is.
+/// - `close()` drains: new calls fail with `poolClosed`, in-flight commands finish, every socket closes.
+///
+/// Logging (`Logger` passed in): `debug` connection opened/closed, `info` connection broken, `warning`
+/// connect failed and lease timeout; metadata `redis.endpoint`, `redis.pool.connection`, `redis.error`.
+public final class RedisConnectionPool: Sendable {
+    /// A snapshot of the pool's counters.
+    public struct Statistics: Sendable, Hashable, CustomStringConvertible {
+        /// Connections open (shared or leased).
+        public var open: Int
+        /// Open shared connections with nothing in flight.
+        public var idle: Int
+        /// Connections leased through `withConnection`.
+        public var leased: Int
+        /// Callers waiting for a connection.
+        public var waiting: Int
+        /// Connections opened successfully since the pool was created.
+        public var totalCreated: Int
+        /// Failed connect attempts plus connections that broke, since the pool was created.
+        public var totalFailed: Int
+
+        public var description: String {
+            "open \(open), idle \(idle), leased \(leased), waiting \(waiting), created \(totalCreated), failed \(totalFailed)"
+        }
+    }
+
+    /// The configuration every connection uses.
+    public let configuration: RedisConfiguration
+    /// The most connections the pool opens.
+    public let maxConnections: Int
+    /// How long an exclusive caller waits for a connection.
+    public let leaseTimeout: Duration
+    private let idleCheckNanoseconds: UInt64
+    private let logger: Logger
+    private let state: Mutex<State>
+
+    /// One connection of the pool and when it was last handed out.
+    final class PooledConnection: Sendable {
+        let id: Int
+        let connection: RedisConnection
+        let lastUsed: Atomic<UInt64>
+
+        init(id: Int, connection: RedisConnection, now: UInt64) {
+            self.id = id
+            self.connection = connection
+            lastUsed = Atomic(now)
+        }
+    }
+
+    private struct State: ~Copyable {
+        var machine: PoolStateMachine
+        var connections: [Int: PooledConnection] = [:]
+        var continuations: [Int: UnsafeContinuation<PooledConnection, any Error>] = [:]
+        /// Results that reached a waiter before its continuation was stored.
+        var early: [Int: Result<PooledConnection, any Error>] = [:]
+        var timeouts: [Int: Task<Void, Never>] = [:]
+        var drainWaiters: [UnsafeContinuation<Void, Never>] = []
+        var nextWaiterID = 0
+    }
+
+    /// What to do after leaving the lock.
+    private enum Effect {
+        case resume(UnsafeContinuation<PooledConnection, any Error>, Result<PooledConnection, any Error>)
+        case open(Int)
+        case cancelTimeout(Task<Void, Never>)
+        case drained([UnsafeContinuation<Void, Never>])
+    }
+
+    /// Creates a pool; no connection opens until the first call.
+    ///
+    /// - Parameters:
+    ///   - maxConnections: at most this many connections (default 20).
+    ///   - leaseTimeout: how long `withConnection` waits for a connection before `poolExhausted` (default 5 s).
+    ///   - openWhenInFlightAtLeast: a shared caller opens another connection when the least-loaded one has
+    ///     this many commands in flight (default 32; pipelining on few connections beats many connections).
+    ///   - idleCheckAfter: PING a connection idle this long before reusing it (default 30 s).
+    public init(
+        configuration: RedisConfiguration,
+        maxConnections: Int = 20,
+        leaseTimeout: Duration = .seconds(5),
+        openWhenInFlightAtLeast: Int = 32,
+        idleCheckAfter: Duration = .seconds(30),
+        logger: Logger = Logger(label: "axon.redis.pool")
+    ) throws(RedisError) {
+        try configuration.validate()
+        guard maxConnections >= 1 else { throw RedisError(.invalidArgument, "maxConnections must be at least 1, got \(maxConnections)") }
+        guard openWhenInFlightAtLeast >= 1 else { throw RedisError(.invalidArgument, "openWhenInFlightAtLeast must be at least 1") }
+        guard leaseTimeout > .zero else { throw RedisError(.invalidArgument, "leaseTimeout must be positive") }
+        self.configuration = configuration
+        self.maxConnections = maxConnections
+        self.leaseTimeout = leaseTimeout
+        self.idleCheckNanoseconds = idleCheckAfter.nanoseconds
+        self.logger = logger
+        state = Mutex(State(machine: PoolStateMachine(configuration: .init(
+            maxConnections: maxConnections,
+            openWhenInFlightAtLeast: openWhenInFlightAtLeast,
+            backoffBaseNanoseconds: 50_000_000,
+            backoffMaxNanoseconds: 1_000_000_000))))
+    }
+
+    // MARK: Commands
+
+    /// Sends one command on the least-loaded connection; an error reply throws `serverError`.
+    public func send(_ command: RedisCommand) async throws -> RedisReply {
+        let pooled = try await acquire(exclusive: false)
+        do {
+            return try await pooled.connection.send(command)
+        } catch {
+            if pooled.connection.isClosed { reportBroken(pooled, error) }
+            throw error
+        }
+    }
+
+    /// Sends `name` with `arguments` on the least-loaded connection.
+    @discardableResult
+    public func send(_ name: String, _ arguments: any RedisArgument...) async throws -> RedisReply {
+        try await send(RedisCommand(name, arguments: arguments))
+    }
+
+    /// Sends the commands in one write on one connection and returns the replies in order (error replies as
+    /// `.error` elements).
+    public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisReply] {
+        let pooled = try await acquire(exclusive: false)
+        do {
+            return try await pooled.connection.pipeline(commands)
+        } catch {
+            if pooled.connection.isClosed { reportBroken(pooled, error) }
+            throw error
+        }
+    }
+
+    /// Leases a connection to `body` alone: nothing else is sent on it until `body` returns. Waits in FIFO
+    /// order up to `leaseTimeout` when every connection is leased.
+    @discardableResult
+    public func withConnection<T: Sendable>(_ body: (RedisConnection) async throws -> T) async throws -> T {
+        let pooled = try await acquire(exclusive: true)
+        let result: T
+        do {
+            result = try await body(pooled.connection)
+        } catch {
+            release(pooled, reusable: false)
+            throw error
+        }
+        release(pooled, reusable: !pooled.connection.isClosed)
+        return result
+    }
+
+    /// A snapshot of the counters.
+    public var statistics: Statistics {
+        state.withLock { state in
+            var statistics = Statistics(
+                open: 0, idle: 0, leased: 0, waiting: state.machine.waiters.count,
+                totalCreated: state.machine.totalCreated, totalFailed: state.machine.totalFailed)
+            for (id, slot) in state.machine.slots {
+                switch slot {
+                case .connecting: break
+                case .leased:
+                    statistics.open += 1
+                    statistics.leased += 1
+                case .shared:
+                    statistics.open += 1
+                    if state.connections[id]?.connection.inFlightCount == 0 { statistics.idle += 1 }
+                }
+            }
+            return statistics
+        }
+    }
+
+    /// Drains and closes: new calls fail with `poolClosed`, commands in flight finish, every connection
+    /// closes (leased ones when their `withConnection` returns). Returns when all sockets are closed.
+    public func close() async {
+        let (effects, toClose) = state.withLock { state -> ([Effect], [RedisConnection]) in
+            let (failed, closeNow) = state.machine.close()
+            let effects = Self.resolve(failed, in: &state)
+            let connections = closeNow.compactMap { state.connections.removeValue(forKey: $0)?.connection }
+            return (effects, connections)
+        }
+        perform(effects)
+        await withTaskGroup(of: Void.self) { group in
+            for connection in toClose { group.addTask { await connection.close() } }
+        }
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let ready = state.withLock { state -> Bool in
+                if state.machine.isDrained { return true }
+                state.drainWaiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+        logger.debug("redis pool closed", metadata: ["redis.endpoint": "\(configuration.endpoint)"])
+    }
+
+    // MARK: Acquiring
+
+    private func acquire(exclusive: Bool) async throws -> PooledConnection {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let (action, waiter, pooled) = state.withLock { state -> (PoolStateMachine.AcquireAction, Int, PooledConnection?) in
+            let waiter = state.nextWaiterID
+            state.nextWaiterID += 1
+            let connections = state.connections
+            let action = state.machine.acquire(waiter: waiter, exclusive: exclusive, now: now) {
+                connections[$0]?.connection.inFlightCount ?? 0
+            }
+            if case .use(let id, _) = action { return (action, waiter, connections[id]) }
+            return (action, waiter, nil)
+        }
+        switch action {
+        case .use(_, let open):
+            if let open { self.open(open) }
+            guard let pooled else { throw RedisError(.connectionClosed, "the pool lost a connection to \(configuration.endpoint)") }
+            return try await checked(pooled, now: now, exclusive: exclusive)
+        case .fail(let error):
+            throw error
+        case .wait(let open):
+            if let open { self.open(open) }
+            let pooled = try await wait(for: waiter, exclusive: exclusive)
+            return try await checked(pooled, now: DispatchTime.now().uptimeNanoseconds, exclusive: exclusive)
+        }
+    }
+
+    /// Returns `pooled` unless it closed, or it was idle long and fails a PING; then acquires another.
+    private func checked(_ pooled: PooledConnection, now: UInt64, exclusive: Bool) async throws -> PooledConnection {
+        let last = pooled.lastUsed.exchange(now, ordering: .relaxed)
+        var healthy = !pooled.connection.isClosed
+        if healthy && now &- last > idleCheckNanoseconds {
+            healthy = (try? await pooled.connection.send("PING")) != nil
+        }
+        if healthy { return pooled }
+        if exclusive {
+            release(pooled, reusable: false)
+        } else {
+            reportBroken(pooled, RedisError(.connectionClosed, "connection closed while idle"))
+        }
+        return try await acquire(exclusive: exclusive)
+    }
+
+    private func wait(for waiter: Int, exclusive: Bool) async throws -> PooledConnection {
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<PooledConnection, any Error>) in
+                let early = state.withLock { state -> Result<PooledConnection, any Error>? in
+                    if let early = state.early.removeValue(forKey: waiter) { return early }
+                    state.continuations[waiter] = continuation
+                    state.timeouts[waiter] = Task { [leaseTimeout] in
+                        try? await Task.sleep(for: leaseTimeout)
+                        if !Task.isCancelled { self.timeOut(waiter) }
+                    }
+                    return nil
+                }
+                if let early { continuation.resume(with: early) }
+            }
+        } onCancel: {
+            abandon(waiter, with: nil)
+        }
+    }
+
+    private func timeOut(_ waiter: Int) {
+        let statistics = self.statistics
+        let error = RedisError(
+            .poolExhausted,
+            "no connection to \(configuration.endpoint) became free within \(leaseTimeout) (\(statistics.leased) of \(maxConnections) leased, \(statistics.waiting) waiting); raise maxConnections or leaseTimeout, or hold leases shorter")
+        logger.warning("redis pool lease timeout", metadata: ["redis.endpoint": "\(configuration.endpoint)"])
+        abandon(waiter, with: error)
+    }
+
+    /// A waiter gives up: with `error` on lease timeout, with `CancellationError` when `error` is nil.
+    private func abandon(_ waiter: Int, with error: RedisError?) {
+        let (continuation, timeout) = state.withLock { state -> (UnsafeContinuation<PooledConnection, any Error>?, Task<Void, Never>?) in
+            guard state.machine.abandon(waiter: waiter) else { return (nil, nil) }
+            let continuation = state.continuations.removeValue(forKey: waiter)
+            if continuation == nil { state.early[waiter] = .failure(error ?? CancellationError()) }
+            return (continuation, state.timeouts.removeValue(forKey: waiter))
+        }
+        timeout?.cancel()
+        guard let continuation else { return }
+        if let error { continuation.resume(throwing: error) } else { continuation.resume(throwing: CancellationError()) }
+    }
+
+    // MARK: Connection lifecycle
+
+    private func open(_ id: Int) {
+        Task {
+            do {
+                let connection = try await RedisConnection.connect(configuration, logger: logger)
+                let now = DispatchTime.now().uptimeNanoseconds
+                let pooled = PooledConnection(id: id, connection: connection, now: now)
+                let (effects, discard) = state.withLock { state -> ([Effect], Bool) in
+                    if state.machine.discardIfClosing(id) { return (Self.drainEffects(in: &state), true) }
+                    state.connections[id] = pooled
+                    return (Self.resolve(state.machine.connected(id), in: &state), false)
+                }
+                if discard { await connection.close() }
+                logger.debug("redis pool connection opened", metadata: ["redis.endpoint": "\(configuration.endpoint)", "redis.pool.connection": "\(id)"])
+                perform(effects)
+            } catch {
+                let failure = (error as? RedisError) ?? RedisError(.connectionFailed, "\(error)")
+                logger.warning("redis pool connect failed", metadata: ["redis.endpoint": "\(configuration.endpoint)", "redis.error": "\(failure.message)"])
+                let effects = state.withLock { state -> [Effect] in
+                    let actions = state.machine.connectFailed(
+                        id, error: failure, now: DispatchTime.now().uptimeNanoseconds, jitter: Double.random(in: 0...1))
+                    return Self.resolve(actions, in: &state) + Self.drainEffects(in: &state)
+                }
+                perform(effects)
+            }
+        }
+    }
+
+    private func release(_ pooled: PooledConnection, reusable: Bool) {
+        let (effects, removed) = state.withLock { state -> ([Effect], Bool) in
+            let connections = state.connections
+            let actions = state.machine.released(
+                pooled.id, reusable: reusable, now: DispatchTime.now().uptimeNanoseconds) { connections[$0]?.connection.inFlightCount ?? 0 }
+            let removed = state.machine.slots[pooled.id] == nil
+            if removed { state.connections.removeValue(forKey: pooled.id) }
+            return (Self.resolve(actions, in: &state), removed)
+        }
+        if removed {
+            Task {
+                await pooled.connection.close()
+                self.perform(self.state.withLock { Self.drainEffects(in: &$0) })
+            }
+        }
+        perform(effects)
+    }
+
+    private func reportBroken(_ pooled: PooledConnection, _ error: any Error) {
+        let effects = state.withLock { state -> [Effect]? in
+            guard state.connections[pooled.id] === pooled else { return nil }
+            state.connections.removeValue(forKey: pooled.id)
+            return Self.resolve(state.machine.broken(pooled.id, now: DispatchTime.now().uptimeNanoseconds), in: &state)
+                + Self.drainEffects(in: &state)
+        }
+        guard let effects else { return }
+        logger.info("redis pool connection broken", metadata: [
+            "redis.endpoint": "\(configuration.endpoint)", "redis.pool.connection": "\(pooled.id)",
+            "redis.error": "\((error as? RedisError)?.message ?? "\(error)")",
+        ])
+        perform(effects)
+    }
+
+    // MARK: Effects
+
+    /// Turns the machine's waiter actions into effects, taking continuations out of the state.
+    private static func resolve(_ actions: [PoolStateMachine.WaiterAction], in state: inout State) -> [Effect] {
+        var effects: [Effect] = []
+        for action in actions {
+            let waiter: Int
+            let result: Result<PooledConnection, any Error>
+            switch action {
+            case .open(let id):
+                effects.append(.open(id))
+                continue
+            case .resume(let id, let connection):
+                waiter = id
+                guard let pooled = state.connections[connection] else {
+                    result = .failure(RedisError(.connectionClosed, "the pool lost the connection it picked"))
+                    break
+                }
+                result = .success(pooled)
+            case .fail(let id, let error):
+                waiter = id
+                result = .failure(error)
+            }
+            if let timeout = state.timeouts.removeValue(forKey: waiter) { effects.append(.cancelTimeout(timeout)) }
+            if let continuation = state.continuations.removeValue(forKey: waiter) {
+                effects.append(.resume(continuation, result))
+            } else {
+                state.early[waiter] = result
+            }
+        }
+        return effects
+    }
+
+    private static func drainEffects(in state: inout State) -> [Effect] {
+        guard state.machine.isClosing, state.machine.isDrained, !state.drainWaiters.isEmpty else { return [] }
+        defer { state.drainWaiters.removeAll() }
+        return [.drained(state.drainWaiters)]
+    }
+
+    private func perform(_ effects: [Effect]) {
+        for effect in effects {
+            switch effect {
+            case .resume(let continuation, let result): continuation.resume(with: result)
+            case .open(let id): open(id)
+            case .cancelTimeout(let task): task.cancel()
+            case .drained(let waiters): waiters.forEach { $0.resume() }
+            }
+        }
+    }
+}
