@@ -16,6 +16,8 @@ struct BenchResult: Codable, Sendable, Equatable {
     var baselineRatio: Double?
     /// (percentile, µs) points for the SVG plot; not part of the JSON.
     var curve: [PercentilePoint] = []
+    /// Which baseline command this row compares with (`get`), if any; not part of the JSON.
+    var baselineKey: String?
 
     struct PercentilePoint: Sendable, Equatable {
         var percentile: Double

@@ -16,16 +16,19 @@ struct BenchSuite {
         let value = [UInt8](repeating: UInt8(ascii: "x"), count: options.valueSize)
         _ = try await connection.send("SET", "bench:{axon}:key", value)
 
-        let workloads = ConnectionWorkloads.make(connection: connection, value: value)
+        let workloads = (ConnectionWorkloads.make(connection: connection, value: value)
+            + (try PoolWorkloads.make(configuration: configuration, value: value)))
             .filter { workload in options.filters.isEmpty || options.filters.contains { workload.name.contains($0) } }
         var results: [BenchResult] = []
         for workload in workloads {
-            for concurrency in options.concurrencyLevels {
+            for concurrency in workload.fixedConcurrency ?? options.concurrencyLevels {
                 progress("\(workload.name) c=\(concurrency)")
                 let measurement = try await workload.run(concurrency, options.limits)
-                results.append(BenchResult(
+                var result = BenchResult(
                     group: workload.group, workload: workload.name, concurrency: concurrency,
-                    histogram: measurement.histogram, elapsedNanoseconds: measurement.elapsedNanoseconds))
+                    histogram: measurement.histogram, elapsedNanoseconds: measurement.elapsedNanoseconds)
+                result.baselineKey = workload.baseline?.key
+                results.append(result)
             }
         }
         if !options.noBaselines {
@@ -58,8 +61,10 @@ struct BenchSuite {
             progress("redis-benchmark not installed: its baseline rows are skipped")
             return results
         }
+        var levels = options.concurrencyLevels
+        for workload in workloads { for level in workload.fixedConcurrency ?? [] where !levels.contains(level) { levels.append(level) } }
         for command in commands {
-            for concurrency in options.concurrencyLevels {
+            for concurrency in levels.sorted() {
                 progress("redis-benchmark.\(command.key) c=\(concurrency)")
                 let requests = options.operations ?? max(10_000, Int(options.duration * (concurrency == 1 ? 30_000 : 150_000)))
                 results.append(try redisBenchmark.run(
@@ -75,9 +80,7 @@ struct BenchSuite {
     static func attachRatios(_ results: [BenchResult], baselines: [BenchResult]) -> [BenchResult] {
         results.map { result in
             var result = result
-            guard let key = result.workload.split(separator: ".").dropFirst().first,
-                  !result.workload.contains("pipeline")
-            else { return result }
+            guard let key = result.baselineKey else { return result }
             let wanted = result.concurrency == 1 ? "hiredis-sync.\(key)" : "redis-benchmark.\(key)"
             if let baseline = baselines.first(where: { $0.workload == wanted && ($0.concurrency == result.concurrency) }),
                let ours = result.p50Microseconds, let theirs = baseline.p50Microseconds, theirs > 0

@@ -46,10 +46,12 @@ struct BenchOptionsTests {
     }
 
     @Test func ratiosPickTheSyncLoopAtOneAndRedisBenchmarkAbove() {
-        let rows = [
+        var rows = [
             BenchResult(group: "connection", workload: "connection.get.fast", concurrency: 1, ops: 1, p50: 30, p99: 40, max: 50, opsPerSecond: 1),
             BenchResult(group: "connection", workload: "connection.get", concurrency: 64, ops: 1, p50: 200, p99: 300, max: 400, opsPerSecond: 1),
         ]
+        rows[0].baselineKey = "get"
+        rows[1].baselineKey = "get"
         let baselines = [
             BenchResult(group: "baseline", workload: "hiredis-sync.get", concurrency: 1, ops: 1, p50: 20, p99: 30, max: 40, opsPerSecond: 1),
             BenchResult(group: "baseline", workload: "redis-benchmark.get", concurrency: 64, ops: 1, p50: 100, p99: 30, max: 40, opsPerSecond: 1),
