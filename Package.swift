@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Hiredis", targets: ["Hiredis"]),
+        .library(name: "Axon", targets: ["Axon"]),
         .executable(name: "axon-bench", targets: ["axon-bench"]),
     ],
     dependencies: [
@@ -35,6 +36,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "Axon",
+            dependencies: ["Hiredis", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "axon-bench",
             dependencies: [
@@ -57,6 +63,11 @@ let package = Package(
         .testTarget(
             name: "HiredisTests",
             dependencies: ["Hiredis", "CHiredis"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AxonTests",
+            dependencies: ["Axon", "Hiredis"],
             swiftSettings: strictSettings
         ),
     ],

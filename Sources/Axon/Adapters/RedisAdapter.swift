@@ -1,0 +1,120 @@
+import Foundation
+import Hiredis
+import Logging
+
+/// The memory tiers in Redis, shared by every process that uses the same server and namespace.
+///
+/// Each entry is one hash with its TTL; tag, tier and priority indexes are sorted sets (see `RedisKeyspace`).
+/// `store`, `get`, `forget`, `count`, `clear` and tag recall are one Lua script each: one round trip, atomic,
+/// touching only this namespace and tier, never SCAN.
+public final class RedisAdapter: MemoryAdapter {
+    /// The namespace this adapter's keys belong to.
+    public let namespace: String
+    private let pool: RedisConnectionPool
+    private let keys: RedisKeyspace
+    /// The TTL used when a tier has no policy of its own (for `MemorySystem` users it always has one).
+    public let defaultTTL: Duration
+
+    /// An adapter over an existing pool (shared with other users of the pool).
+    public init(pool: RedisConnectionPool, namespace: String = "default", defaultTTL: Duration = .seconds(3600)) {
+        self.pool = pool
+        self.namespace = namespace
+        self.keys = RedisKeyspace(namespace: namespace)
+        self.defaultTTL = defaultTTL
+    }
+
+    /// An adapter with its own pool of `maxConnections` to `configuration`.
+    public convenience init(
+        configuration: RedisConfiguration, namespace: String = "default", defaultTTL: Duration = .seconds(3600),
+        maxConnections: Int = 20, logger: Logger = Logger(label: "axon.memory.redis")
+    ) throws(RedisError) {
+        self.init(
+            pool: try RedisConnectionPool(configuration: configuration, maxConnections: maxConnections, logger: logger),
+            namespace: namespace, defaultTTL: defaultTTL)
+    }
+
+    /// The seed's parameters: host, port, password, db, namespace, default TTL, pool size.
+    public convenience init(
+        host: String = "localhost", port: Int = 6379, password: String? = nil, db: Int = 0,
+        namespace: String = "default", defaultTTL: Duration = .seconds(3600), maxConnections: Int = 20
+    ) throws(RedisError) {
+        try self.init(
+            configuration: RedisConfiguration(host: host, port: port, password: password, database: db),
+            namespace: namespace, defaultTTL: defaultTTL, maxConnections: maxConnections)
+    }
+
+    /// Reads `REDIS_URL`, `REDIS_HOST`, `REDIS_PORT`, `REDIS_PASSWORD` (see `RedisConfiguration.fromEnvironment`).
+    public static func fromEnvironment(
+        namespace: String = "default", maxConnections: Int = 20,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(RedisError) -> RedisAdapter {
+        try RedisAdapter(
+            configuration: RedisConfiguration.fromEnvironment(environment), namespace: namespace, maxConnections: maxConnections)
+    }
+
+    public func store(_ entry: MemoryEntry, policy: TierPolicy, now: Date) async throws -> [String] {
+        let tier = entry.tier
+        let tagHex = entry.tags.map(RedisKeyspace.hex)
+        var scriptKeys: [any RedisArgument] = [keys.entry(tier, entry.id), keys.tierIndex(tier), keys.priorityIndex(tier)]
+        scriptKeys.append(contentsOf: tagHex.map { keys.tagPrefix(tier) + $0 } as [any RedisArgument])
+        var arguments: [any RedisArgument] = [
+            entry.id, Milliseconds.of(now), Milliseconds.of(entry.expiresAt), policy.maxEntries ?? 0,
+            keys.entryPrefix(tier), keys.tagPrefix(tier), entry.importance,
+        ]
+        arguments.append(contentsOf: EntryCodec.fields(of: entry, tagHex: tagHex))
+        let reply = try await MemoryScripts.store.run(on: pool, keys: scriptKeys, arguments: arguments)
+        return try reply.array().map { try $0.string() }
+    }
+
+    public func get(id: String, tier: MemoryTier, policy: TierPolicy, now: Date) async throws -> MemoryEntry? {
+        let nowMs = Milliseconds.of(now)
+        let target = policy.refreshOnRead ? nowMs + policy.ttlMilliseconds : 0
+        let reply = try await MemoryScripts.get.run(
+            on: pool, keys: [keys.entry(tier, id), keys.tierIndex(tier), keys.priorityIndex(tier)],
+            arguments: [id, nowMs, target, keys.tagPrefix(tier)])
+        if reply.isNull { return nil }
+        return try EntryCodec.entry(id: id, tier: tier, hash: reply.array())
+    }
+
+    public func forget(id: String, tier: MemoryTier) async throws -> Bool {
+        let reply = try await MemoryScripts.forget.run(
+            on: pool, keys: [keys.entry(tier, id), keys.tierIndex(tier), keys.priorityIndex(tier)],
+            arguments: [id, keys.entryPrefix(tier), keys.tagPrefix(tier)])
+        return try reply.int() == 1
+    }
+
+    public func entries(tier: MemoryTier, allTags: [String], anyTags: [String], now: Date) async throws -> [MemoryEntry] {
+        var scriptKeys: [any RedisArgument] = [keys.tierIndex(tier), keys.priorityIndex(tier)]
+        scriptKeys.append(contentsOf: allTags.map { keys.tag(tier, $0) } as [any RedisArgument])
+        scriptKeys.append(contentsOf: anyTags.map { keys.tag(tier, $0) } as [any RedisArgument])
+        let reply = try await MemoryScripts.query.run(
+            on: pool, keys: scriptKeys, arguments: [Milliseconds.of(now), allTags.count, keys.entryPrefix(tier)])
+        let flat = try reply.array()
+        var entries: [MemoryEntry] = []
+        entries.reserveCapacity(flat.count / 2)
+        var index = 0
+        while index + 1 < flat.count {
+            let id = try flat[index].string()
+            entries.append(try EntryCodec.entry(id: id, tier: tier, hash: flat[index + 1].array()))
+            index += 2
+        }
+        return entries
+    }
+
+    public func count(tier: MemoryTier, now: Date) async throws -> Int {
+        let reply = try await MemoryScripts.count.run(
+            on: pool, keys: [keys.tierIndex(tier), keys.priorityIndex(tier)], arguments: [Milliseconds.of(now)])
+        return Int(try reply.int())
+    }
+
+    public func clear(tier: MemoryTier, now: Date) async throws -> Int {
+        let reply = try await MemoryScripts.clear.run(
+            on: pool, keys: [keys.tierIndex(tier), keys.priorityIndex(tier)],
+            arguments: [Milliseconds.of(now), keys.entryPrefix(tier), keys.tagPrefix(tier)])
+        return Int(try reply.int())
+    }
+
+    public func close() async {
+        await pool.close()
+    }
+}

@@ -1,0 +1,56 @@
+/// The Redis key layout of one namespace. Every key starts `axon:{ns.<hex>}:`: the namespace, hex-encoded,
+/// is the cluster hash tag, so one namespace lives on one slot and its multi-key scripts stay valid on Redis
+/// Cluster. Hex encoding is one-to-one and leaves no `{`, `}`, `:` or glob character in the tag, so no
+/// namespace name (empty, `*`, `a:b`, `}{`) can reach another's keys. Tags are hex-encoded the same way.
+///
+/// Per tier: `e:<id>` a hash per entry (with the entry's TTL); `i` the tier index (sorted set, id → expiry
+/// ms); `p` the priority index (id → importance, for the cap); `t:<tag hex>` a tag index (id → expiry ms).
+/// Index keys expire with their newest member.
+struct RedisKeyspace: Sendable {
+    let prefix: String
+
+    init(namespace: String) {
+        prefix = "axon:{ns.\(Self.hex(namespace))}:"
+    }
+
+    func entry(_ tier: MemoryTier, _ id: String) -> String { entryPrefix(tier) + id }
+    func entryPrefix(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):e:" }
+    func tierIndex(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):i" }
+    func priorityIndex(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):p" }
+    func tagPrefix(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):t:" }
+    func tag(_ tier: MemoryTier, _ tag: String) -> String { tagPrefix(tier) + Self.hex(tag) }
+
+    /// Lowercase hex of the UTF-8 bytes.
+    static func hex(_ text: String) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count * 2)
+        for byte in text.utf8 {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The text whose hex is `hex`, or `nil` if it is not valid hex of UTF-8.
+    static func unhex(_ hex: Substring) -> String? {
+        var bytes: [UInt8] = []
+        var high: UInt8?
+        for char in hex.utf8 {
+            let value: UInt8
+            switch char {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = char - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = char - UInt8(ascii: "a") + 10
+            default: return nil
+            }
+            if let h = high {
+                bytes.append(h << 4 | value)
+                high = nil
+            } else {
+                high = value
+            }
+        }
+        guard high == nil else { return nil }
+        return String(validating: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+
+/// One remembered item. Timestamps are whole milliseconds (UTC), so every field round-trips exactly through
+/// Redis and JSON Lines.
+public struct MemoryEntry: Sendable, Hashable, Codable {
+    /// Unique id: 32 lowercase hex digits, time-ordered (older ids sort first).
+    public var id: String
+    /// The remembered text (never blank).
+    public var text: String
+    /// The tier it lives in.
+    public var tier: MemoryTier
+    /// 0...1; higher survives the session cap longer and ranks first among equally relevant results.
+    public var importance: Double
+    /// Labels for exact lookup (`recall` filters); order is kept, duplicates removed.
+    public var tags: [String]
+    /// When it was stored.
+    public var createdAt: Date
+    /// When it expires (its TTL); refresh-on-read can move it later, never earlier.
+    public var expiresAt: Date
+    /// The last `get` (or `createdAt`).
+    public var lastAccessedAt: Date
+    /// How many times `get` returned it.
+    public var accessCount: Int
+    /// The user it belongs to, if any.
+    public var userID: String?
+    /// The session it belongs to, if any.
+    public var sessionID: String?
+    /// Free-form string metadata, filterable by equality.
+    public var metadata: [String: String]
+
+    /// Creates an entry (used by adapters and imports; `MemorySystem.store` builds entries for you).
+    public init(
+        id: String, text: String, tier: MemoryTier, importance: Double, tags: [String], createdAt: Date,
+        expiresAt: Date, lastAccessedAt: Date, accessCount: Int = 0, userID: String? = nil, sessionID: String? = nil,
+        metadata: [String: String] = [:]
+    ) {
+        self.id = id
+        self.text = text
+        self.tier = tier
+        self.importance = importance
+        self.tags = tags
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.lastAccessedAt = lastAccessedAt
+        self.accessCount = accessCount
+        self.userID = userID
+        self.sessionID = sessionID
+        self.metadata = metadata
+    }
+
+    /// Whether the entry has expired at `now`.
+    public func isExpired(at now: Date) -> Bool { now >= expiresAt }
+}
+
+/// Millisecond helpers: every timestamp of the memory layer is a whole number of ms since 1970.
+enum Milliseconds {
+    static func of(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
+    static func now() -> Int64 { of(Date()) }
+    static func truncated(_ date: Date) -> Date { self.date(of(date)) }
+}

@@ -1,0 +1,37 @@
+import Hiredis
+
+/// A failure of the memory layer: a code to match on and a message that says what to do.
+public struct MemoryError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The kind of failure.
+    public enum Code: String, Sendable, Hashable {
+        /// Bad input: blank text, importance out of range, unknown tier, malformed import line.
+        case invalidArgument
+        /// A policy or configuration value out of its allowed range.
+        case invalidConfiguration
+        /// The tier is not configured in this `MemorySystem`.
+        case tierNotConfigured
+        /// The store (Redis) failed; the message carries its error.
+        case storage
+    }
+
+    /// What kind of failure this is.
+    public let code: Code
+    /// What happened and what to do.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    static func invalidArgument(_ message: String) -> MemoryError { MemoryError(.invalidArgument, message) }
+    static func invalidConfiguration(_ message: String) -> MemoryError { MemoryError(.invalidConfiguration, message) }
+    static func storage(_ error: any Error) -> MemoryError {
+        if let error = error as? MemoryError { return error }
+        if let error = error as? RedisError { return MemoryError(.storage, error.message) }
+        return MemoryError(.storage, "\(error)")
+    }
+
+    public var description: String { "MemoryError.\(code.rawValue): \(message)" }
+}

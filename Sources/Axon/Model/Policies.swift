@@ -1,0 +1,103 @@
+/// Where a tier's entries live.
+public enum AdapterKind: String, Sendable, Hashable {
+    /// Redis, through `RedisAdapter` (shared between processes).
+    case redis
+    /// This process only, through `InMemoryAdapter` (same behaviour, for tests and single-process use).
+    case memory
+}
+
+/// How a tier behaves: its TTL, its cap, and whether reads extend the TTL. Built by the policies below.
+public struct TierPolicy: Sendable, Hashable {
+    /// How long an entry lives after it is stored.
+    public var ttl: Duration
+    /// The most live entries the tier keeps; storing more evicts the lowest importance, oldest first. `nil`: no cap.
+    public var maxEntries: Int?
+    /// Whether `get` moves the expiry to now + `ttl` (only ever later).
+    public var refreshOnRead: Bool
+
+    /// A policy without range checks (adapters and tests use it; the public policies validate).
+    public init(ttl: Duration, maxEntries: Int? = nil, refreshOnRead: Bool = false) {
+        self.ttl = ttl
+        self.maxEntries = maxEntries
+        self.refreshOnRead = refreshOnRead
+    }
+
+    var ttlMilliseconds: Int64 {
+        let (seconds, attoseconds) = ttl.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
+
+/// The ephemeral tier: a short-lived cache. TTL 5 s to 1 h (default 60 s); no cap; reads do not extend.
+public struct EphemeralPolicy: Sendable, Hashable {
+    /// Where entries live.
+    public var adapter: AdapterKind
+    /// Entry lifetime.
+    public var ttl: Duration
+
+    /// Validates the TTL range; out of range is `invalidConfiguration`.
+    public init(adapter: AdapterKind = .redis, ttl: Duration = .seconds(60)) throws(MemoryError) {
+        guard ttl >= .seconds(5) && ttl <= .seconds(3600) else {
+            throw .invalidConfiguration("ephemeral TTL must be 5 s to 1 h, got \(ttl); use the session tier for longer")
+        }
+        self.adapter = adapter
+        self.ttl = ttl
+    }
+
+    /// The tier policy the adapter applies.
+    public var tierPolicy: TierPolicy { TierPolicy(ttl: ttl) }
+}
+
+/// The session tier: user sessions. TTL at least 60 s (default 600 s), at most `maxEntries` (default 1,000,
+/// at least 10) live entries, and reads refresh the TTL unless `refreshOnRead` is false.
+public struct SessionPolicy: Sendable, Hashable {
+    /// Where entries live.
+    public var adapter: AdapterKind
+    /// Entry lifetime.
+    public var ttl: Duration
+    /// Cap on live entries; over it, the lowest importance (oldest first) is evicted.
+    public var maxEntries: Int
+    /// Whether `get` extends an entry's TTL.
+    public var refreshOnRead: Bool
+
+    /// Validates every range; out of range is `invalidConfiguration`.
+    public init(
+        adapter: AdapterKind = .redis, ttl: Duration = .seconds(600), maxEntries: Int = 1000, refreshOnRead: Bool = true
+    ) throws(MemoryError) {
+        guard ttl >= .seconds(60) else { throw .invalidConfiguration("session TTL must be at least 60 s, got \(ttl)") }
+        guard maxEntries >= 10 else { throw .invalidConfiguration("session maxEntries must be at least 10, got \(maxEntries)") }
+        self.adapter = adapter
+        self.ttl = ttl
+        self.maxEntries = maxEntries
+        self.refreshOnRead = refreshOnRead
+    }
+
+    /// The tier policy the adapter applies.
+    public var tierPolicy: TierPolicy { TierPolicy(ttl: ttl, maxEntries: maxEntries, refreshOnRead: refreshOnRead) }
+}
+
+/// Which tiers a `MemorySystem` has and how each behaves. A tier left `nil` is not available.
+public struct MemoryConfig: Sendable, Hashable {
+    /// The ephemeral tier's policy.
+    public var ephemeral: EphemeralPolicy?
+    /// The session tier's policy.
+    public var session: SessionPolicy?
+
+    /// A configuration; by default both tiers with their default policies on Redis.
+    public init(ephemeral: EphemeralPolicy? = nil, session: SessionPolicy? = nil) {
+        self.ephemeral = ephemeral
+        self.session = session
+    }
+
+    /// Both tiers with their defaults, on `adapter`.
+    public static func defaults(adapter: AdapterKind = .redis) throws(MemoryError) -> MemoryConfig {
+        MemoryConfig(ephemeral: try EphemeralPolicy(adapter: adapter), session: try SessionPolicy(adapter: adapter))
+    }
+
+    func policy(for tier: MemoryTier) -> (AdapterKind, TierPolicy)? {
+        switch tier {
+        case .ephemeral: return ephemeral.map { ($0.adapter, $0.tierPolicy) }
+        case .session: return session.map { ($0.adapter, $0.tierPolicy) }
+        }
+    }
+}

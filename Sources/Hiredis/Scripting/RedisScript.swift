@@ -1,0 +1,51 @@
+import Synchronization
+
+/// A Lua script run with EVALSHA: loaded once with SCRIPT LOAD, reloaded when the server answers NOSCRIPT
+/// (after a restart, failover or SCRIPT FLUSH). User data goes in `keys` and `arguments`, never in the source.
+public final class RedisScript: Sendable {
+    /// The Lua source.
+    public let source: String
+    private let sha = Mutex<String?>(nil)
+
+    /// A script with its Lua source.
+    public init(_ source: String) {
+        self.source = source
+    }
+
+    /// Runs the script on `connection` (or a pool) with `keys` and `arguments`; error replies throw `serverError`.
+    public func run(
+        on client: some RedisCommandSender, keys: [any RedisArgument], arguments: [any RedisArgument]
+    ) async throws -> RedisReply {
+        let known = sha.withLock { $0 }
+        let digest: String
+        if let known { digest = known } else { digest = try await load(on: client) }
+        do {
+            return try await client.send(evalsha(digest, keys: keys, arguments: arguments))
+        } catch let error as RedisError where error.serverErrorPrefix == "NOSCRIPT" {
+            let reloaded = try await load(on: client)
+            return try await client.send(evalsha(reloaded, keys: keys, arguments: arguments))
+        }
+    }
+
+    private func load(on client: some RedisCommandSender) async throws -> String {
+        let digest = try await client.send(RedisCommand("SCRIPT", "LOAD", source)).string()
+        sha.withLock { $0 = digest }
+        return digest
+    }
+
+    private func evalsha(_ digest: String, keys: [any RedisArgument], arguments: [any RedisArgument]) -> RedisCommand {
+        var command = RedisCommand("EVALSHA", digest, keys.count)
+        for key in keys { command.append(key) }
+        for argument in arguments { command.append(argument) }
+        return command
+    }
+}
+
+/// Something that sends one command and returns its reply: a `RedisConnection` or a `RedisConnectionPool`.
+public protocol RedisCommandSender: Sendable {
+    /// Sends one command; an error reply throws `RedisError` with code `serverError`.
+    func send(_ command: RedisCommand) async throws -> RedisReply
+}
+
+extension RedisConnection: RedisCommandSender {}
+extension RedisConnectionPool: RedisCommandSender {}
