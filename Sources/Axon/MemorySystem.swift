@@ -1,0 +1,302 @@
+import Foundation
+import Hiredis
+import Synchronization
+
+/// The tiered short-term memory: store, recall, get, forget, count, clear, export and import, over an
+/// adapter per tier (Redis or in-process) with each tier's policy applied on every write.
+public final class MemorySystem: Sendable {
+    /// The tiers and their policies.
+    public let config: MemoryConfig
+    private let adapters: [MemoryTier: any MemoryAdapter]
+    private let policies: [MemoryTier: TierPolicy]
+    private let idGenerator = Mutex(EntryIDGenerator())
+
+    /// A memory system. Tiers whose policy says `.redis` use `redis` (default: `RedisAdapter.fromEnvironment()`),
+    /// `.memory` tiers use `memory` (default: an `InMemoryAdapter`). Either may be your own `MemoryAdapter`.
+    public init(config: MemoryConfig, redis: (any MemoryAdapter)? = nil, memory: (any MemoryAdapter)? = nil) throws {
+        self.config = config
+        var adapters: [MemoryTier: any MemoryAdapter] = [:]
+        var policies: [MemoryTier: TierPolicy] = [:]
+        var redisAdapter = redis
+        let memoryAdapter = memory ?? InMemoryAdapter()
+        for tier in MemoryTier.allCases {
+            guard let (kind, policy) = config.policy(for: tier) else { continue }
+            switch kind {
+            case .redis:
+                if redisAdapter == nil { redisAdapter = try RedisAdapter.fromEnvironment() }
+                adapters[tier] = redisAdapter
+            case .memory:
+                adapters[tier] = memoryAdapter
+            }
+            policies[tier] = policy
+        }
+        guard !adapters.isEmpty else { throw MemoryError.invalidConfiguration("MemoryConfig configures no tier") }
+        self.adapters = adapters
+        self.policies = policies
+    }
+
+    /// What a `store` wrote and what the session cap evicted to make room.
+    public struct StoreReceipt: Sendable, Hashable {
+        /// The new entry's id.
+        public var id: String
+        /// Ids evicted by the tier's cap (lowest importance, oldest first); may include `id` itself when the new
+        /// entry is the least important.
+        public var evicted: [String]
+    }
+
+    /// One item for `storeBatch`.
+    public struct Input: Sendable, Hashable {
+        public var text: String
+        public var importance: Double
+        public var tier: MemoryTier
+        public var tags: [String]
+        public var userID: String?
+        public var sessionID: String?
+        public var metadata: [String: String]
+
+        /// An item to store; the defaults match `store`.
+        public init(
+            _ text: String, importance: Double = 0.5, tier: MemoryTier = .ephemeral, tags: [String] = [],
+            userID: String? = nil, sessionID: String? = nil, metadata: [String: String] = [:]
+        ) {
+            self.text = text
+            self.importance = importance
+            self.tier = tier
+            self.tags = tags
+            self.userID = userID
+            self.sessionID = sessionID
+            self.metadata = metadata
+        }
+    }
+
+    /// Stores `text` and returns its id. Blank text, importance outside 0...1 or not finite, an empty tag, or
+    /// an unconfigured tier are `invalidArgument` / `tierNotConfigured` errors, and nothing is written.
+    @discardableResult
+    public func store(
+        _ text: String, importance: Double = 0.5, tier: MemoryTier = .ephemeral, tags: [String] = [],
+        userID: String? = nil, sessionID: String? = nil, metadata: [String: String] = [:]
+    ) async throws -> String {
+        try await storeReporting(
+            Input(text, importance: importance, tier: tier, tags: tags, userID: userID, sessionID: sessionID, metadata: metadata)
+        ).id
+    }
+
+    /// Stores one item and reports what the cap evicted.
+    public func storeReporting(_ input: Input) async throws -> StoreReceipt {
+        let (adapter, policy) = try resolve(input.tier)
+        let now = Milliseconds.truncated(Date())
+        let entry = try makeEntry(input, now: now, policy: policy)
+        let evicted = try await perform { try await adapter.store(entry, policy: policy, now: now) }
+        return StoreReceipt(id: entry.id, evicted: evicted)
+    }
+
+    /// Stores every item (validated first: one bad item writes nothing) and returns their ids in order.
+    public func storeBatch(_ inputs: [Input]) async throws -> [String] {
+        let now = Milliseconds.truncated(Date())
+        let prepared = try inputs.map { input -> (any MemoryAdapter, TierPolicy, MemoryEntry) in
+            let (adapter, policy) = try resolve(input.tier)
+            return (adapter, policy, try makeEntry(input, now: now, policy: policy))
+        }
+        for (adapter, policy, entry) in prepared {
+            _ = try await perform { try await adapter.store(entry, policy: policy, now: now) }
+        }
+        return prepared.map(\.2.id)
+    }
+
+    /// Entries matching `query` in `tier` (or every configured tier), filtered, ranked (see README: Recall),
+    /// at most `limit`. Filters apply before the limit.
+    public func recall(
+        _ query: String, tier: MemoryTier? = nil, filter: MemoryFilter = .none, limit: Int = 10
+    ) async throws -> [MemoryEntry] {
+        try await recall(query, tiers: tier.map { [$0] } ?? MemoryTier.allCases.filter { adapters[$0] != nil }, filter: filter, limit: limit)
+    }
+
+    /// `recall` over several tiers, ranked together.
+    public func recall(_ query: String, tiers: [MemoryTier], filter: MemoryFilter = .none, limit: Int = 10) async throws -> [MemoryEntry] {
+        guard limit > 0 else { throw MemoryError.invalidArgument("limit must be positive, got \(limit)") }
+        let ranking = RecallRanking(query: query)
+        let now = Date()
+        var candidates: [MemoryEntry] = []
+        for tier in tiers {
+            let (adapter, _) = try resolve(tier)
+            let entries = try await perform {
+                try await adapter.entries(tier: tier, allTags: filter.tags, anyTags: filter.anyTags, now: now)
+            }
+            candidates += entries.filter { !$0.isExpired(at: now) && filter.matches($0) }
+        }
+        return Array(ranking.rank(candidates).prefix(limit))
+    }
+
+    /// The entry with `id` (searching `tier`, or every tier), recording the access; `nil` if absent or expired.
+    public func get(_ id: String, tier: MemoryTier? = nil) async throws -> MemoryEntry? {
+        for candidate in tier.map({ [$0] }) ?? MemoryTier.allCases.filter({ adapters[$0] != nil }) {
+            let (adapter, policy) = try resolve(candidate)
+            if let entry = try await perform({ try await adapter.get(id: id, tier: candidate, policy: policy, now: Date()) }) {
+                return entry
+            }
+        }
+        return nil
+    }
+
+    /// Removes the entry with `id` (from `tier`, or every tier); `true` if something was removed.
+    @discardableResult
+    public func forget(_ id: String, tier: MemoryTier? = nil) async throws -> Bool {
+        var removed = false
+        for candidate in tier.map({ [$0] }) ?? MemoryTier.allCases.filter({ adapters[$0] != nil }) {
+            let (adapter, _) = try resolve(candidate)
+            if try await perform({ try await adapter.forget(id: id, tier: candidate) }) { removed = true }
+        }
+        return removed
+    }
+
+    /// The number of live entries in `tier`.
+    public func count(tier: MemoryTier) async throws -> Int {
+        let (adapter, _) = try resolve(tier)
+        return try await perform { try await adapter.count(tier: tier, now: Date()) }
+    }
+
+    /// Removes every entry of `tier` (this namespace only); returns how many were live.
+    @discardableResult
+    public func clear(tier: MemoryTier) async throws -> Int {
+        let (adapter, _) = try resolve(tier)
+        return try await perform { try await adapter.clear(tier: tier, now: Date()) }
+    }
+
+    /// Every live entry of `tier` (or all tiers) as JSON Lines, one `MemoryEntry` per line, oldest first.
+    public func export(tier: MemoryTier? = nil) async throws -> String {
+        let now = Date()
+        var lines: [String] = []
+        for candidate in tier.map({ [$0] }) ?? MemoryTier.allCases.filter({ adapters[$0] != nil }) {
+            let (adapter, _) = try resolve(candidate)
+            let entries = try await perform { try await adapter.entries(tier: candidate, allTags: [], anyTags: [], now: now) }
+            for entry in entries.filter({ !$0.isExpired(at: now) }).sorted(by: { $0.id < $1.id }) {
+                lines.append(String(decoding: try MemoryEntryJSON.encoder.encode(entry), as: UTF8.self))
+            }
+        }
+        return lines.map { $0 + "\n" }.joined()
+    }
+
+    /// Stores the entries of a JSON Lines export, keeping every field, ids and remaining TTLs included.
+    /// Entries already expired are skipped; a malformed line is an `invalidArgument` naming the line, and
+    /// nothing is written. Returns how many entries were stored.
+    @discardableResult
+    public func `import`(_ jsonLines: String) async throws -> Int {
+        let now = Milliseconds.truncated(Date())
+        var entries: [MemoryEntry] = []
+        for (number, line) in jsonLines.split(whereSeparator: \.isNewline).enumerated() where !line.allSatisfy(\.isWhitespace) {
+            let entry: MemoryEntry
+            do {
+                entry = try MemoryEntryJSON.decoder.decode(MemoryEntry.self, from: Data(line.utf8))
+            } catch {
+                throw MemoryError.invalidArgument("import line \(number + 1) is not a MemoryEntry: \(error)")
+            }
+            try validate(text: entry.text, importance: entry.importance, tags: entry.tags)
+            guard EntryIDGenerator.isValid(entry.id) else {
+                throw MemoryError.invalidArgument("import line \(number + 1): id '\(entry.id)' is not 1-128 characters of A-Z a-z 0-9 _ -")
+            }
+            _ = try resolve(entry.tier)
+            if !entry.isExpired(at: now) { entries.append(entry) }
+        }
+        for entry in entries {
+            let (adapter, policy) = try resolve(entry.tier)
+            _ = try await perform { try await adapter.store(entry, policy: policy, now: now) }
+        }
+        return entries.count
+    }
+
+    /// Closes the adapters (their connections).
+    public func close() async {
+        var closed: [ObjectIdentifier] = []
+        for adapter in adapters.values {
+            let identity = ObjectIdentifier(adapter as AnyObject)
+            guard !closed.contains(identity) else { continue }
+            closed.append(identity)
+            await adapter.close()
+        }
+    }
+
+    // MARK: Helpers
+
+    private func resolve(_ tier: MemoryTier) throws(MemoryError) -> (any MemoryAdapter, TierPolicy) {
+        guard let adapter = adapters[tier], let policy = policies[tier] else {
+            throw MemoryError(.tierNotConfigured, "the \(tier) tier is not configured in this MemorySystem's MemoryConfig")
+        }
+        return (adapter, policy)
+    }
+
+    private func makeEntry(_ input: Input, now: Date, policy: TierPolicy) throws(MemoryError) -> MemoryEntry {
+        try validate(text: input.text, importance: input.importance, tags: input.tags)
+        var tags: [String] = []
+        for tag in input.tags where !tags.contains(tag) { tags.append(tag) }
+        let id = idGenerator.withLock { $0.next(now: now) }
+        return MemoryEntry(
+            id: id, text: input.text, tier: input.tier, importance: input.importance, tags: tags, createdAt: now,
+            expiresAt: Milliseconds.date(Milliseconds.of(now) + policy.ttlMilliseconds), lastAccessedAt: now,
+            userID: input.userID, sessionID: input.sessionID, metadata: input.metadata)
+    }
+
+    private func validate(text: String, importance: Double, tags: [String]) throws(MemoryError) {
+        guard !text.allSatisfy(\.isWhitespace) else { throw .invalidArgument("text is blank; store something to remember") }
+        guard importance.isFinite, (0...1).contains(importance) else {
+            throw .invalidArgument("importance must be a finite number in 0...1, got \(importance)")
+        }
+        guard !tags.contains(where: \.isEmpty) else { throw .invalidArgument("tags must not be empty strings") }
+    }
+
+    /// Runs an adapter call, turning store failures into `MemoryError.storage` (cancellation passes through).
+    private func perform<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw MemoryError.storage(error)
+        }
+    }
+}
+
+/// JSON Lines coding of entries: dates as integer milliseconds since 1970 (exact), keys sorted.
+enum MemoryEntryJSON {
+    static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Milliseconds.of(date))
+        }
+        return encoder
+    }
+
+    static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            Milliseconds.date(try decoder.singleValueContainer().decode(Int64.self))
+        }
+        return decoder
+    }
+}
+
+/// Time-ordered ids: 12 hex digits of milliseconds, 4 of a per-process counter, 16 random. Ids of one
+/// process sort in creation order, which the cap uses to evict the oldest among equally important entries.
+struct EntryIDGenerator {
+    private var lastMilliseconds: Int64 = 0
+    private var counter: UInt16 = 0
+
+    mutating func next(now: Date) -> String {
+        let ms = max(Milliseconds.of(now), lastMilliseconds)
+        if ms == lastMilliseconds { counter &+= 1 } else { counter = 0 }
+        lastMilliseconds = ms
+        let random = UInt64.random(in: 0...UInt64.max)
+        return hex(UInt64(ms), digits: 12) + hex(UInt64(counter), digits: 4) + hex(random, digits: 16)
+    }
+
+    private func hex(_ value: UInt64, digits: Int) -> String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, digits - text.count)) + text
+    }
+
+    static func isValid(_ id: String) -> Bool {
+        (1...128).contains(id.utf8.count)
+            && id.utf8.allSatisfy { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }
+    }
+}

@@ -1,0 +1,216 @@
+import Axon
+import Foundation
+import Hiredis
+import Testing
+
+@Suite("Memory conformance: the same behaviour in process and in Redis")
+struct MemoryConformanceTests {
+    @Test(arguments: Backend.allCases)
+    func storeGetRecallForget(backend: Backend) async throws {
+        let memory = try backend.system()
+        let id = try await memory.store("User prefers dark mode", importance: 0.7, tier: .session,
+                                        tags: ["prefs", "ui"], userID: "u1", sessionID: "s1", metadata: ["source": "chat"])
+        let entry = try #require(try await memory.get(id))
+        #expect(entry.text == "User prefers dark mode")
+        #expect(entry.tier == .session)
+        #expect(entry.importance == 0.7)
+        #expect(entry.tags == ["prefs", "ui"])
+        #expect(entry.userID == "u1" && entry.sessionID == "s1")
+        #expect(entry.metadata == ["source": "chat"])
+        #expect(entry.accessCount == 1)
+        #expect(try await memory.get(id)?.accessCount == 2)
+        #expect(try await memory.recall("dark mode").map(\.id) == [id])
+        #expect(try await memory.count(tier: .session) == 1)
+        #expect(try await memory.forget(id))
+        #expect(try await memory.get(id) == nil)
+        #expect(try await memory.recall("dark mode").isEmpty)
+        #expect(try await memory.count(tier: .session) == 0)
+        await memory.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func entriesExpireAfterTheirTTL(backend: Backend) async throws {
+        let adapter = try backend.adapter(namespace: UUID().uuidString, store: InMemoryStore())
+        let policy = TierPolicy(ttl: .milliseconds(300))
+        let now = Date()
+        let entry = Self.entry(id: "a1", tier: .ephemeral, tags: ["t"], now: now, ttlMs: 300)
+        _ = try await adapter.store(entry, policy: policy, now: now)
+        #expect(try await adapter.count(tier: .ephemeral, now: Date()) == 1)
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(try await adapter.get(id: "a1", tier: .ephemeral, policy: policy, now: Date()) == nil)
+        #expect(try await adapter.entries(tier: .ephemeral, allTags: ["t"], anyTags: [], now: Date()).isEmpty)
+        #expect(try await adapter.count(tier: .ephemeral, now: Date()) == 0)
+        await adapter.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func refreshOnReadOnlyExtends(backend: Backend) async throws {
+        let adapter = try backend.adapter(namespace: UUID().uuidString, store: InMemoryStore())
+        let now = Date()
+        let entry = Self.entry(id: "r1", tier: .session, tags: ["x"], now: now, ttlMs: 400)
+        _ = try await adapter.store(entry, policy: TierPolicy(ttl: .milliseconds(400)), now: now)
+        // A refresh to a shorter TTL must not shorten it.
+        let short = try #require(try await adapter.get(id: "r1", tier: .session, policy: TierPolicy(ttl: .milliseconds(50), refreshOnRead: true), now: Date()))
+        #expect(short.expiresAt == entry.expiresAt)
+        // A longer one extends the entry and its tag index.
+        let long = try #require(try await adapter.get(id: "r1", tier: .session, policy: TierPolicy(ttl: .milliseconds(2000), refreshOnRead: true), now: Date()))
+        #expect(long.expiresAt > entry.expiresAt)
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(try await adapter.entries(tier: .session, allTags: ["x"], anyTags: [], now: Date()).map(\.id) == ["r1"])
+        #expect(try await adapter.get(id: "r1", tier: .session, policy: TierPolicy(ttl: .seconds(1)), now: Date()) != nil)
+        await adapter.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func sessionCapEvictsLowestImportanceOldestFirst(backend: Backend) async throws {
+        let memory = try backend.system(sessionCap: 10)
+        var ids: [String] = []
+        for index in 0..<10 {
+            ids.append(try await memory.store("note \(index)", importance: index == 3 || index == 7 ? 0.1 : 0.5, tier: .session))
+        }
+        let first = try await memory.storeReporting(.init("note 10", importance: 0.5, tier: .session))
+        #expect(first.evicted == [ids[3]])
+        let second = try await memory.storeReporting(.init("note 11", importance: 0.5, tier: .session))
+        #expect(second.evicted == [ids[7]])
+        // Equal importance: the oldest goes.
+        let third = try await memory.storeReporting(.init("note 12", importance: 0.9, tier: .session))
+        #expect(third.evicted == [ids[0]])
+        #expect(try await memory.count(tier: .session) == 10)
+        #expect(try await memory.get(ids[3]) == nil)
+        await memory.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func tagFiltersAndOrAndFilterBeforeLimit(backend: Backend) async throws {
+        let memory = try backend.system()
+        let both = try await memory.store("alpha beta", tier: .session, tags: ["a", "b"], userID: "u1")
+        let onlyA = try await memory.store("alpha only", tier: .session, tags: ["a"], userID: "u2")
+        let onlyB = try await memory.store("beta only", tier: .session, tags: ["b"], userID: "u1")
+        _ = try await memory.store("neither", tier: .session, tags: ["c"])
+        let and = try await memory.recall("", tier: .session, filter: MemoryFilter(tags: ["a", "b"]), limit: 10)
+        #expect(and.map(\.id) == [both])
+        let or = try await memory.recall("", tier: .session, filter: MemoryFilter(anyTags: ["a", "b"]), limit: 10)
+        #expect(Set(or.map(\.id)) == [both, onlyA, onlyB])
+        let mixed = try await memory.recall("", tier: .session, filter: MemoryFilter(tags: ["b"], anyTags: ["a", "c"]), limit: 10)
+        #expect(mixed.map(\.id) == [both])
+        // Filters apply before the limit: many newer non-matching entries do not push the match out.
+        for index in 0..<20 { _ = try await memory.store("alpha filler \(index)", tier: .session, tags: ["a"], userID: "u9") }
+        let user = try await memory.recall("alpha", tier: .session, filter: MemoryFilter(userID: "u2"), limit: 1)
+        #expect(user.map(\.id) == [onlyA])
+        let ranged = try await memory.recall("", tier: .session, filter: MemoryFilter(tags: ["b"], importance: 0.4...0.6, metadata: [:]), limit: 5)
+        #expect(Set(ranged.map(\.id)) == [both, onlyB])
+        await memory.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func recallRanksPhraseThenOverlapThenImportanceThenRecency(backend: Backend) async throws {
+        let memory = try backend.system()
+        let overlapHigh = try await memory.store("the mode is dark, user said", importance: 0.9, tier: .session)
+        let phrase = try await memory.store("User prefers DARK MODE!", importance: 0.2, tier: .session)
+        let partialOld = try await memory.store("dark chocolate", importance: 0.5, tier: .session)
+        try await Task.sleep(for: .milliseconds(5))
+        let partialNew = try await memory.store("dark roast", importance: 0.5, tier: .session)
+        let tagged = try await memory.store("settings", importance: 0.1, tier: .session, tags: ["dark mode"])
+        _ = try await memory.store("light theme", importance: 1, tier: .session)
+        let results = try await memory.recall("dark mode", tier: .session, limit: 10)
+        #expect(results.map(\.id) == [phrase, tagged, overlapHigh, partialNew, partialOld])
+        #expect(try await memory.recall("unrelated words", tier: .session).isEmpty)
+        let all = try await memory.recall("", tier: .session, limit: 10)
+        #expect(all.count == 6)
+        #expect(all.first?.text == "light theme")  // empty query: newest first
+        await memory.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func invalidInputWritesNothing(backend: Backend) async throws {
+        let memory = try backend.system()
+        for (text, importance) in [("   ", 0.5), ("ok", Double.nan), ("ok", 1.5), ("ok", -0.1), ("ok", Double.infinity)] {
+            await #expect(throws: MemoryError.self) { try await memory.store(text, importance: importance, tier: .session) }
+        }
+        await #expect(throws: MemoryError.self) { try await memory.store("ok", tier: .session, tags: [""]) }
+        await #expect(throws: MemoryError.self) { try await memory.storeBatch([.init("fine", tier: .session), .init("", tier: .session)]) }
+        #expect(try await memory.count(tier: .session) == 0)
+        #expect(throws: MemoryError.self) { try MemoryTier(validating: "persistent") }
+        let onlyEphemeral = try MemorySystem(
+            config: MemoryConfig(ephemeral: try EphemeralPolicy(adapter: .memory)), memory: InMemoryAdapter(namespace: UUID().uuidString))
+        await #expect(throws: MemoryError.self) { try await onlyEphemeral.store("x", tier: .session) }
+        await memory.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func hostileNamespacesStayApart(backend: Backend) async throws {
+        let store = InMemoryStore()
+        let base = UUID().uuidString
+        let names = ["", "*", "a:b", "a", "a*", "}{", "{a}", "a}", "ns?[x]", "\\", "a b", "a\u{0}b", "ümlaut"].map { base + $0 }
+            + ["", "*", "{", "}"]
+        var systems: [MemorySystem] = []
+        for name in names { systems.append(try backend.system(namespace: name, store: store)) }
+        for (index, system) in systems.enumerated() {
+            _ = try await system.store("secret \(index)", tier: .session, tags: ["shared"])
+        }
+        for (index, system) in systems.enumerated() {
+            let seen = try await system.recall("", tier: .session, filter: MemoryFilter(tags: ["shared"]), limit: 100)
+            #expect(seen.map(\.text) == ["secret \(index)"], "namespace \(names[index].debugDescription)")
+        }
+        for system in systems {
+            _ = try await system.clear(tier: .session)
+            await system.close()
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func twoClientsOfOneNamespaceShareEntries(backend: Backend) async throws {
+        let store = InMemoryStore()
+        let namespace = UUID().uuidString
+        let first = try backend.system(namespace: namespace, store: store)
+        let second = try backend.system(namespace: namespace, store: store)
+        let other = try backend.system(namespace: namespace + "-other", store: store)
+        let id = try await first.store("Shared data", tier: .session)
+        #expect(try await second.recall("shared", tier: .session).map(\.id) == [id])
+        #expect(try await other.recall("shared", tier: .session).isEmpty)
+        for system in [first, second, other] { await system.close() }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func concurrentStoresRespectTheCapExactly(backend: Backend) async throws {
+        let memory = try backend.system(sessionCap: 50)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<200 {
+                group.addTask { _ = try await memory.store("item \(index)", importance: Double(index % 7) / 7, tier: .session, tags: ["bulk"]) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await memory.count(tier: .session) == 50)
+        let all = try await memory.recall("", tier: .session, limit: 1000)
+        #expect(all.count == 50)
+        let tagged = try await memory.recall("", tier: .session, filter: MemoryFilter(tags: ["bulk"]), limit: 1000)
+        #expect(Set(tagged.map(\.id)) == Set(all.map(\.id)))
+        // The survivors are the most important ones.
+        #expect(all.map(\.importance).min() ?? 0 >= 4.0 / 7)
+        await memory.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func exportThenImportReproducesEveryField(backend: Backend) async throws {
+        let source = try backend.system()
+        _ = try await source.store("one", importance: 0.123456789, tier: .session, tags: ["x", "y:z"], userID: "u", sessionID: "s", metadata: ["k": "v", "é": "ü"])
+        let two = try await source.store("two\nlines \"quoted\"", importance: 1, tier: .ephemeral)
+        _ = try await source.get(two)
+        let exported = try await source.export()
+        #expect(exported.split(separator: "\n").count == 2)
+        let target = try backend.system()
+        #expect(try await target.import(exported) == 2)
+        #expect(try await target.export() == exported)
+        await #expect(throws: MemoryError.self) { try await target.import("{not json}\n") }
+        await source.close()
+        await target.close()
+    }
+
+    static func entry(id: String, tier: MemoryTier, tags: [String], now: Date, ttlMs: Int64) -> MemoryEntry {
+        let ms = Int64((now.timeIntervalSince1970 * 1000).rounded())
+        let created = Date(timeIntervalSince1970: Double(ms) / 1000)
+        return MemoryEntry(
+            id: id, text: "text \(id)", tier: tier, importance: 0.5, tags: tags, createdAt: created,
+            expiresAt: Date(timeIntervalSince1970: Double(ms + ttlMs) / 1000), lastAccessedAt: created)
+    }
+}

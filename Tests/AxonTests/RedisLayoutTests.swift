@@ -1,0 +1,91 @@
+import Axon
+import Foundation
+import Hiredis
+import Testing
+
+@Suite("Redis layout of the memory tiers")
+struct RedisLayoutTests {
+    func keys(matching pattern: String, on connection: RedisConnection) async throws -> [String] {
+        var cursor = "0"
+        var found: [String] = []
+        repeat {
+            let reply = try await connection.send("SCAN", cursor, "MATCH", pattern, "COUNT", 1000).array()
+            cursor = try reply[0].string()
+            found += try reply[1].array().map { try $0.string() }
+        } while cursor != "0"
+        return found
+    }
+
+    func hex(_ text: String) -> String { text.utf8.map { String(format: "%02x", $0) }.joined() }
+
+    @Test func everyKeyCarriesTheNamespaceHashTagAndNothingIsLeftAfterExpiry() async throws {
+        let namespace = "layout-\(UUID().uuidString)"
+        let adapter = try RedisAdapter(configuration: Backend.redisConfiguration, namespace: namespace)
+        let connection = try await RedisConnection.connect(Backend.redisConfiguration)
+        let policy = TierPolicy(ttl: .milliseconds(300), maxEntries: 100)
+        let now = Date()
+        for index in 0..<20 {
+            let entry = MemoryConformanceTests.entry(id: "id\(index)", tier: .session, tags: ["t\(index % 3)", "all"], now: now, ttlMs: 300)
+            _ = try await adapter.store(entry, policy: policy, now: now)
+        }
+        let pattern = "axon:{ns.\(hex(namespace))}:*"
+        let stored = try await keys(matching: pattern, on: connection)
+        #expect(stored.count == 20 + 2 + 4)  // entries, tier and priority index, four tag indexes
+        for key in stored {
+            #expect(key.hasPrefix("axon:{ns.\(hex(namespace))}:"))
+            let ttl = try await connection.send("PTTL", key).int()
+            #expect(ttl > 0 && ttl <= 300)
+        }
+        try await Task.sleep(for: .milliseconds(350))
+        _ = try await adapter.count(tier: .session, now: Date())  // the one sweep allowed
+        #expect(try await eventually { try await self.keys(matching: pattern, on: connection).isEmpty })
+        await connection.close()
+        await adapter.close()
+    }
+
+    @Test func policyTTLReachesRedis() async throws {
+        let namespace = "ttl-\(UUID().uuidString)"
+        let adapter = try RedisAdapter(configuration: Backend.redisConfiguration, namespace: namespace)
+        let memory = try MemorySystem(
+            config: MemoryConfig(ephemeral: try EphemeralPolicy(ttl: .seconds(42)), session: try SessionPolicy(ttl: .seconds(900))),
+            redis: adapter)
+        let connection = try await RedisConnection.connect(Backend.redisConfiguration)
+        let ephemeral = try await memory.store("e", tier: .ephemeral)
+        let session = try await memory.store("s", tier: .session)
+        let prefix = "axon:{ns.\(hex(namespace))}:"
+        let ephemeralTTL = try await connection.send("PTTL", prefix + "ephemeral:e:" + ephemeral).int()
+        let sessionTTL = try await connection.send("PTTL", prefix + "session:e:" + session).int()
+        #expect(ephemeralTTL > 41_000 && ephemeralTTL <= 42_000)
+        #expect(sessionTTL > 899_000 && sessionTTL <= 900_000)
+        _ = try await memory.clear(tier: .ephemeral)
+        _ = try await memory.clear(tier: .session)
+        #expect(try await keys(matching: prefix + "*", on: connection).isEmpty)
+        await connection.close()
+        await memory.close()
+    }
+
+    @Test func clearAndCountTouchOnlyTheirNamespaceAndTier() async throws {
+        let namespace = "scope-\(UUID().uuidString)"
+        let mine = try Backend.redis.system(namespace: namespace)
+        let neighbour = try Backend.redis.system(namespace: namespace + "x")
+        _ = try await mine.store("a", tier: .session)
+        _ = try await mine.store("b", tier: .ephemeral)
+        _ = try await neighbour.store("c", tier: .session)
+        #expect(try await mine.clear(tier: .session) == 1)
+        #expect(try await mine.count(tier: .ephemeral) == 1)
+        #expect(try await neighbour.count(tier: .session) == 1)
+        _ = try await mine.clear(tier: .ephemeral)
+        _ = try await neighbour.clear(tier: .session)
+        await mine.close()
+        await neighbour.close()
+    }
+
+    @Test func policiesRejectOutOfRangeValues() {
+        #expect(throws: MemoryError.self) { try EphemeralPolicy(ttl: .seconds(4)) }
+        #expect(throws: MemoryError.self) { try EphemeralPolicy(ttl: .seconds(3601)) }
+        #expect(throws: MemoryError.self) { try SessionPolicy(ttl: .seconds(59)) }
+        #expect(throws: MemoryError.self) { try SessionPolicy(maxEntries: 9) }
+        #expect(throws: Never.self) { try SessionPolicy(ttl: .seconds(60), maxEntries: 10) }
+        #expect(throws: Never.self) { try EphemeralPolicy(ttl: .seconds(5)) }
+    }
+}
