@@ -22,10 +22,10 @@ struct RedisLayoutTests {
         let namespace = "layout-\(UUID().uuidString)"
         let adapter = try RedisAdapter(configuration: Backend.redisConfiguration, namespace: namespace)
         let connection = try await RedisConnection.connect(Backend.redisConfiguration)
-        let policy = TierPolicy(ttl: .milliseconds(300), maxEntries: 100)
+        let policy = TierPolicy(ttl: .milliseconds(2000), maxEntries: 100)
         let now = Date()
         for index in 0..<20 {
-            let entry = MemoryConformanceTests.entry(id: "id\(index)", tier: .session, tags: ["t\(index % 3)", "all"], now: now, ttlMs: 300)
+            let entry = MemoryConformanceTests.entry(id: "id\(index)", tier: .session, tags: ["t\(index % 3)", "all"], now: now, ttlMs: 2000)
             _ = try await adapter.store(entry, policy: policy, now: now)
         }
         let pattern = "axon:{ns.\(hex(namespace))}:*"
@@ -34,9 +34,9 @@ struct RedisLayoutTests {
         for key in stored {
             #expect(key.hasPrefix("axon:{ns.\(hex(namespace))}:"))
             let ttl = try await connection.send("PTTL", key).int()
-            #expect(ttl > 0 && ttl <= 300)
+            #expect(ttl > 0 && ttl <= 2000)
         }
-        try await Task.sleep(for: .milliseconds(350))
+        try await Task.sleep(for: .milliseconds(2100))
         _ = try await adapter.count(tier: .session, now: Date())  // the one sweep allowed
         #expect(try await eventually { try await self.keys(matching: pattern, on: connection).isEmpty })
         await connection.close()
