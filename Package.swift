@@ -44,6 +44,7 @@ let package = Package(
         .executableTarget(
             name: "axon-bench",
             dependencies: [
+                "Axon",
                 "Hiredis",
                 "CHiredis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

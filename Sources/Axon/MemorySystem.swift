@@ -120,7 +120,7 @@ public final class MemorySystem: Sendable {
         for tier in tiers {
             let (adapter, _) = try resolve(tier)
             let entries = try await perform {
-                try await adapter.entries(tier: tier, allTags: filter.tags, anyTags: filter.anyTags, now: now)
+                try await adapter.entries(tier: tier, allTags: filter.tags, anyTags: filter.anyTags, words: ranking.queryWords, now: now)
             }
             candidates += entries.filter { !$0.isExpired(at: now) && filter.matches($0) }
         }
@@ -168,7 +168,7 @@ public final class MemorySystem: Sendable {
         var lines: [String] = []
         for candidate in tier.map({ [$0] }) ?? MemoryTier.allCases.filter({ adapters[$0] != nil }) {
             let (adapter, _) = try resolve(candidate)
-            let entries = try await perform { try await adapter.entries(tier: candidate, allTags: [], anyTags: [], now: now) }
+            let entries = try await perform { try await adapter.entries(tier: candidate, allTags: [], anyTags: [], words: [], now: now) }
             for entry in entries.filter({ !$0.isExpired(at: now) }).sorted(by: { $0.id < $1.id }) {
                 lines.append(String(decoding: try MemoryEntryJSON.encoder.encode(entry), as: UTF8.self))
             }

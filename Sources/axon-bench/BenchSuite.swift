@@ -16,8 +16,9 @@ struct BenchSuite {
         let value = [UInt8](repeating: UInt8(ascii: "x"), count: options.valueSize)
         _ = try await connection.send("SET", "bench:{axon}:key", value)
 
+        let memory = try MemoryWorkloads.make(configuration: configuration) { Self.progress($0) }
         let workloads = (ConnectionWorkloads.make(connection: connection, value: value)
-            + (try PoolWorkloads.make(configuration: configuration, value: value)))
+            + (try PoolWorkloads.make(configuration: configuration, value: value)) + memory.workloads)
             .filter { workload in options.filters.isEmpty || options.filters.contains { workload.name.contains($0) } }
         var results: [BenchResult] = []
         for workload in workloads {
@@ -31,6 +32,7 @@ struct BenchSuite {
                 results.append(result)
             }
         }
+        await memory.cleanUp()
         if !options.noBaselines {
             let baselines = try runBaselines(for: workloads, endpoint: configuration.endpoint)
             results = Self.attachRatios(results, baselines: baselines) + baselines
@@ -97,6 +99,10 @@ struct BenchSuite {
     }
 
     private func progress(_ message: String) {
+        Self.progress(message)
+    }
+
+    static func progress(_ message: String) {
         FileHandle.standardError.write(Data("axon-bench: \(message)\n".utf8))
     }
 }

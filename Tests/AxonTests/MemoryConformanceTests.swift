@@ -38,7 +38,7 @@ struct MemoryConformanceTests {
         #expect(try await adapter.count(tier: .ephemeral, now: now) == 1)
         try await Task.sleep(for: .milliseconds(1100))
         #expect(try await adapter.get(id: "a1", tier: .ephemeral, policy: policy, now: Date()) == nil)
-        #expect(try await adapter.entries(tier: .ephemeral, allTags: ["t"], anyTags: [], now: Date()).isEmpty)
+        #expect(try await adapter.entries(tier: .ephemeral, allTags: ["t"], anyTags: [], words: [], now: Date()).isEmpty)
         #expect(try await adapter.count(tier: .ephemeral, now: Date()) == 0)
         await adapter.close()
     }
@@ -56,7 +56,7 @@ struct MemoryConformanceTests {
         let long = try #require(try await adapter.get(id: "r1", tier: .session, policy: TierPolicy(ttl: .milliseconds(4000), refreshOnRead: true), now: Date()))
         #expect(long.expiresAt > entry.expiresAt)
         try await Task.sleep(for: .milliseconds(1200))
-        #expect(try await adapter.entries(tier: .session, allTags: ["x"], anyTags: [], now: Date()).map(\.id) == ["r1"])
+        #expect(try await adapter.entries(tier: .session, allTags: ["x"], anyTags: [], words: [], now: Date()).map(\.id) == ["r1"])
         #expect(try await adapter.get(id: "r1", tier: .session, policy: TierPolicy(ttl: .seconds(1)), now: Date()) != nil)
         await adapter.close()
     }
@@ -118,6 +118,19 @@ struct MemoryConformanceTests {
         let all = try await memory.recall("", tier: .session, limit: 10)
         #expect(all.count == 6)
         #expect(all.first?.text == "light theme")  // empty query: newest first
+        await memory.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func textMatchIgnoresCaseAndPunctuationInTextAndTags(backend: Backend) async throws {
+        let memory = try backend.system()
+        let accented = try await memory.store("Le CAFÉ, crème!", tier: .session)
+        let tagged = try await memory.store("settings", tier: .session, tags: ["DARK-Mode"])
+        _ = try await memory.store("cafeteria", tier: .session)
+        #expect(try await memory.recall("café", tier: .session).map(\.id) == [accented])
+        #expect(try await memory.recall("Crème?", tier: .session).map(\.id) == [accented])
+        #expect(try await memory.recall("dark mode", tier: .session).map(\.id) == [tagged])
+        #expect(try await memory.recall("caf", tier: .session).isEmpty)  // words, not prefixes
         await memory.close()
     }
 

@@ -2,14 +2,15 @@ import Foundation
 import Hiredis
 
 /// An entry as a Redis hash: `x` text, `i` importance, `c` created ms, `e` expiry ms, `l` last access ms,
-/// `a` access count, `u` user, `s` session, `k` tags (hex, comma-separated, in order), `m` metadata (JSON).
+/// `a` access count, `u` user, `s` session, `k` tags (hex, comma-separated, in order), `m` metadata (JSON),
+/// `w` the lowercased text and tags that recall's prefilter searches.
 /// The id and tier are in the key. Numbers are written so that they read back exactly.
 enum EntryCodec {
     static func fields(of entry: MemoryEntry, tagHex: [String]) -> [any RedisArgument] {
         var fields: [any RedisArgument] = [
             "x", entry.text, "i", entry.importance, "c", Milliseconds.of(entry.createdAt),
             "e", Milliseconds.of(entry.expiresAt), "l", Milliseconds.of(entry.lastAccessedAt), "a", entry.accessCount,
-            "k", tagHex.joined(separator: ","),
+            "k", tagHex.joined(separator: ","), "w", SearchText.of(entry),
         ]
         if let user = entry.userID { fields += ["u", user] as [any RedisArgument] }
         if let session = entry.sessionID { fields += ["s", session] as [any RedisArgument] }
@@ -54,5 +55,13 @@ extension JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return encoder
+    }
+}
+
+/// The lowercased text and tags of an entry, one per line: what recall's prefilter searches for query words.
+/// Lowercased by Swift (Unicode-aware), so a query word that matches the entry is always a substring of it.
+enum SearchText {
+    static func of(_ entry: MemoryEntry) -> String {
+        ([entry.text] + entry.tags).map { $0.lowercased() }.joined(separator: "\n")
     }
 }

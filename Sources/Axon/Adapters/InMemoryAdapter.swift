@@ -55,11 +55,12 @@ public final class InMemoryAdapter: MemoryAdapter {
         store.withTier(namespace, tier) { entries in entries.removeValue(forKey: id) != nil }
     }
 
-    public func entries(tier: MemoryTier, allTags: [String], anyTags: [String], now: Date) async throws -> [MemoryEntry] {
+    public func entries(tier: MemoryTier, allTags: [String], anyTags: [String], words: [String], now: Date) async throws -> [MemoryEntry] {
         store.withTier(namespace, tier) { entries in
             entries = entries.filter { !$0.value.isExpired(at: now) }
             return entries.values.filter { entry in
                 allTags.allSatisfy(entry.tags.contains) && (anyTags.isEmpty || anyTags.contains(where: entry.tags.contains))
+                    && (words.isEmpty || words.contains(where: SearchText.of(entry).contains))
             }
         }
     }

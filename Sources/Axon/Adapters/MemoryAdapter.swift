@@ -15,8 +15,10 @@ public protocol MemoryAdapter: Sendable {
     /// Removes the entry; `true` if it was there.
     func forget(id: String, tier: MemoryTier) async throws -> Bool
     /// Live entries of `tier` that have every tag of `allTags` and, when `anyTags` is not empty, one of those.
-    /// With tags, only the tag indexes' candidates are read; without, the tier's index.
-    func entries(tier: MemoryTier, allTags: [String], anyTags: [String], now: Date) async throws -> [MemoryEntry]
+    /// With tags, only the tag indexes' candidates are read; without, the tier's index. When `words` is not
+    /// empty, entries whose lowercased text and tags contain none of them as a substring may be left out
+    /// (a prefilter: returning more is allowed, leaving out a match is not).
+    func entries(tier: MemoryTier, allTags: [String], anyTags: [String], words: [String], now: Date) async throws -> [MemoryEntry]
     /// The number of live entries in `tier`.
     func count(tier: MemoryTier, now: Date) async throws -> Int
     /// Removes every entry of `tier` in this namespace; returns how many were live.

@@ -98,7 +98,8 @@ enum MemoryScripts {
 
     /// Live entries by tags (AND, then OR) or the whole tier; prunes the indexes it reads.
     /// KEYS[1] tier index, KEYS[2] priority index, KEYS[3...] tag indexes: the first ARGV[2] are AND, the rest OR.
-    /// ARGV[1] now ms, ARGV[2] number of AND tag keys, ARGV[3] entry key prefix.
+    /// ARGV[1] now ms, ARGV[2] number of AND tag keys, ARGV[3] entry key prefix, ARGV[4...] query words: when
+    /// given, only entries whose search text (`w`) contains one of them are returned.
     /// Returns a flat array: id, HGETALL, id, HGETALL, ...
     static let query = RedisScript(helpers + """
     local now, nall, eprefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
@@ -136,6 +137,15 @@ enum MemoryScripts {
       local keep = #any == 0
       for _, key in ipairs(any) do
         if redis.call('ZSCORE', key, id) then keep = true break end
+      end
+      if keep and #ARGV > 3 then
+        local text = redis.call('HGET', eprefix .. id, 'w')
+        keep = false
+        if text then
+          for w = 4, #ARGV do
+            if string.find(text, ARGV[w], 1, true) then keep = true break end
+          end
+        end
       end
       if keep then
         local fields = redis.call('HGETALL', eprefix .. id)

@@ -83,12 +83,13 @@ public final class RedisAdapter: MemoryAdapter {
         return try reply.int() == 1
     }
 
-    public func entries(tier: MemoryTier, allTags: [String], anyTags: [String], now: Date) async throws -> [MemoryEntry] {
+    public func entries(tier: MemoryTier, allTags: [String], anyTags: [String], words: [String], now: Date) async throws -> [MemoryEntry] {
         var scriptKeys: [any RedisArgument] = [keys.tierIndex(tier), keys.priorityIndex(tier)]
         scriptKeys.append(contentsOf: allTags.map { keys.tag(tier, $0) } as [any RedisArgument])
         scriptKeys.append(contentsOf: anyTags.map { keys.tag(tier, $0) } as [any RedisArgument])
-        let reply = try await MemoryScripts.query.run(
-            on: pool, keys: scriptKeys, arguments: [Milliseconds.of(now), allTags.count, keys.entryPrefix(tier)])
+        var arguments: [any RedisArgument] = [Milliseconds.of(now), allTags.count, keys.entryPrefix(tier)]
+        arguments.append(contentsOf: words as [any RedisArgument])
+        let reply = try await MemoryScripts.query.run(on: pool, keys: scriptKeys, arguments: arguments)
         let flat = try reply.array()
         var entries: [MemoryEntry] = []
         entries.reserveCapacity(flat.count / 2)
