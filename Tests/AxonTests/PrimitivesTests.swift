@@ -1,0 +1,200 @@
+import Axon
+import Foundation
+import Hiredis
+import Testing
+
+/// Builds each primitive on a backend; Redis ones share one pool per test and a fresh namespace.
+struct PrimitiveFactory {
+    let backend: Backend
+    let pool: RedisConnectionPool
+    let namespace = UUID().uuidString
+
+    init(_ backend: Backend) throws {
+        self.backend = backend
+        pool = try RedisConnectionPool(configuration: Backend.redisConfiguration, maxConnections: 4)
+    }
+
+    func limiter(limit: Int, period: Duration, burst: Int? = nil) throws -> any RateLimiting {
+        backend == .redis
+            ? try RedisRateLimiter(client: pool, namespace: namespace, name: "api", limit: limit, period: period, burst: burst)
+            : try InMemoryRateLimiter(limit: limit, period: period, burst: burst)
+    }
+
+    func lock() -> any DistributedLocking {
+        backend == .redis ? RedisDistributedLock(client: pool, namespace: namespace) : InMemoryLock()
+    }
+
+    func idempotency() -> any IdempotencyStoring {
+        backend == .redis ? RedisIdempotencyStore(client: pool, namespace: namespace) : InMemoryIdempotencyStore()
+    }
+
+    func flags() -> any TemporaryFlagging {
+        backend == .redis ? RedisTemporaryFlags(client: pool, namespace: namespace) : InMemoryTemporaryFlags()
+    }
+
+    func activity(capacity: Int, ttl: Duration) throws -> any RecentActivityLogging {
+        backend == .redis
+            ? try RedisRecentActivity(client: pool, namespace: namespace, capacity: capacity, ttl: ttl)
+            : try InMemoryRecentActivity(capacity: capacity, ttl: ttl)
+    }
+}
+
+@Suite("Primitives: rate limiter, lock, de-duplication, flags, recent activity")
+struct PrimitivesTests {
+    @Test(arguments: Backend.allCases)
+    func thousandConcurrentChecksAllowExactlyTheLimit(backend: Backend) async throws {
+        let factory = try PrimitiveFactory(backend)
+        let limiter = try factory.limiter(limit: 100, period: .seconds(60))
+        let allowed = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<1_000 { group.addTask { try await limiter.check("user-1").allowed } }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(allowed == 100)
+        let denied = try await limiter.check("user-1")
+        #expect(!denied.allowed && denied.remaining == 0 && denied.limit == 100)
+        #expect(try await limiter.check("user-2").allowed)  // keys are independent
+        await factory.pool.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func allowanceRefillsAfterThePeriod(backend: Backend) async throws {
+        let factory = try PrimitiveFactory(backend)
+        let limiter = try factory.limiter(limit: 5, period: .milliseconds(500))
+        for expected in (0..<5).reversed() {
+            let decision = try await limiter.check("k")
+            #expect(decision.allowed && decision.remaining == expected)
+        }
+        #expect(try await !limiter.check("k").allowed)
+        try await Task.sleep(for: .milliseconds(550))
+        var allowed = 0
+        for _ in 0..<6 where try await limiter.check("k").allowed { allowed += 1 }
+        #expect(allowed == 5)
+        await factory.pool.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func retryAfterIsExactToTheMillisecond(backend: Backend) async throws {
+        let factory = try PrimitiveFactory(backend)
+        let limiter = try factory.limiter(limit: 2, period: .seconds(1))  // one every 500 ms, burst 2
+        let started = ContinuousClock.now
+        #expect(try await limiter.check("k").allowed)
+        #expect(try await limiter.check("k").allowed)
+        let denied = try await limiter.check("k")
+        let elapsed = ContinuousClock.now - started
+        #expect(!denied.allowed)
+        #expect(denied.retryAfter <= .milliseconds(500) && denied.retryAfter >= .milliseconds(500) - elapsed - .milliseconds(5))
+        #expect(denied.resetAfter <= .seconds(1) && denied.resetAfter > .milliseconds(900) - elapsed)
+        try await Task.sleep(for: denied.retryAfter + .milliseconds(5))
+        #expect(try await limiter.check("k").allowed)
+        await #expect(throws: MemoryError.self) { try await limiter.check("k", cost: 3) }
+        await factory.pool.close()
+    }
+
+    @Test func twoPoolsUnderOneLockLoseNoUpdate() async throws {
+        let namespace = UUID().uuidString
+        let pools = try (0..<2).map { _ in try RedisConnectionPool(configuration: Backend.redisConfiguration, maxConnections: 8) }
+        let counter = "lock-counter-\(namespace)"
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for pool in pools {
+                let lock = RedisDistributedLock(client: pool, namespace: namespace)
+                for _ in 0..<50 {
+                    group.addTask {
+                        try await lock.withLock("counter", ttl: .seconds(5), timeout: .seconds(30)) { _ in
+                            let current = try await pool.send("GET", counter).optionalString().flatMap { Int($0) } ?? 0
+                            try await Task.sleep(for: .microseconds(200))
+                            _ = try await pool.send("SET", counter, current + 1)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await pools[0].send("GET", counter) == .bulk(Array("100".utf8)))
+        _ = try await pools[0].send("DEL", counter)
+        for pool in pools { await pool.close() }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func abandonedLockFreesItselfAfterItsTTL(backend: Backend) async throws {
+        let factory = try PrimitiveFactory(backend)
+        let lock = factory.lock()
+        let vanished = try #require(try await lock.tryAcquire("job", ttl: .milliseconds(300)))
+        #expect(try await lock.tryAcquire("job", ttl: .seconds(1)) == nil)
+        let started = ContinuousClock.now
+        let next = try #require(try await lock.acquire("job", ttl: .seconds(1), timeout: .seconds(2)))
+        #expect(ContinuousClock.now - started < .milliseconds(600))
+        #expect(next.fencingToken > vanished.fencingToken)
+        #expect(try await !lock.release(vanished))  // the old holder's late release does nothing
+        #expect(try await lock.release(next))
+        await factory.pool.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func onlyTheOwnerReleasesOrExtendsAndFencingTokensIncrease(backend: Backend) async throws {
+        let factory = try PrimitiveFactory(backend)
+        let lock = factory.lock()
+        var tokens: [Int64] = []
+        for _ in 0..<5 {
+            let lease = try #require(try await lock.tryAcquire("res", ttl: .seconds(5)))
+            let impostor = LockLease(name: "res", token: "not-the-token", fencingToken: lease.fencingToken)
+            #expect(try await !lock.release(impostor))
+            #expect(try await !lock.extend(impostor, ttl: .seconds(60)))
+            #expect(try await lock.extend(lease, ttl: .seconds(5)))
+            #expect(try await lock.release(lease))
+            tokens.append(lease.fencingToken)
+        }
+        #expect(tokens == tokens.sorted() && Set(tokens).count == tokens.count)
+        // withLock releases when the body throws.
+        await #expect(throws: MemoryError.self) {
+            try await lock.withLock("res") { _ in throw MemoryError(.invalidArgument, "boom") }
+        }
+        #expect(try await lock.tryAcquire("res", ttl: .seconds(1)) != nil)
+        await factory.pool.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func exactlyOneOfAHundredClaimsWins(backend: Backend) async throws {
+        let factory = try PrimitiveFactory(backend)
+        let store = factory.idempotency()
+        let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<100 { group.addTask { try await store.claim("request-42", ttl: .seconds(10)) } }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(wins == 1)
+        await factory.pool.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func idempotencyReplaysTheOutcomeAndRejectsADifferentPayload(backend: Backend) async throws {
+        let factory = try PrimitiveFactory(backend)
+        let store = factory.idempotency()
+        let payload = Array("{\"amount\": 10}".utf8)
+        #expect(try await store.begin("pay-1", payload: payload, ttl: .seconds(10)) == .first)
+        #expect(try await store.begin("pay-1", payload: payload, ttl: .seconds(10)) == .inProgress)
+        #expect(try await store.begin("pay-1", payload: Array("{\"amount\": 99}".utf8), ttl: .seconds(10)) == .conflict)
+        #expect(try await !store.complete("pay-1", payload: [1], outcome: [2]))
+        #expect(try await store.complete("pay-1", payload: payload, outcome: [0, 1, 2]))
+        #expect(try await store.begin("pay-1", payload: payload, ttl: .seconds(10)) == .completed([0, 1, 2]))
+        await factory.pool.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func flagsAndActivityExpire(backend: Backend) async throws {
+        let factory = try PrimitiveFactory(backend)
+        let flags = factory.flags()
+        try await flags.enable("beta", for: .milliseconds(300))
+        try await flags.set("mode", value: "dark", ttl: .seconds(10))
+        #expect(try await flags.isEnabled("beta"))
+        #expect(try await flags.value(of: "mode") == "dark")
+        let activity = try factory.activity(capacity: 3, ttl: .milliseconds(300))
+        for event in ["login", "view", "click", "logout"] { try await activity.record("u1", event) }
+        #expect(try await activity.recentText("u1", limit: 10) == ["logout", "click", "view"])
+        #expect(try await activity.recentText("u1", limit: 2) == ["logout", "click"])
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(try await !flags.isEnabled("beta"))
+        #expect(try await activity.recent("u1", limit: 10).isEmpty)
+        #expect(try await flags.clear("mode"))
+        #expect(try await flags.value(of: "mode") == nil)
+        await factory.pool.close()
+    }
+}
