@@ -59,13 +59,13 @@ struct PrimitivesTests {
     @Test(arguments: Backend.allCases)
     func allowanceRefillsAfterThePeriod(backend: Backend) async throws {
         let factory = try PrimitiveFactory(backend)
-        let limiter = try factory.limiter(limit: 5, period: .milliseconds(500))
+        let limiter = try factory.limiter(limit: 5, period: .milliseconds(1500))
         for expected in (0..<5).reversed() {
             let decision = try await limiter.check("k")
             #expect(decision.allowed && decision.remaining == expected)
         }
         #expect(try await !limiter.check("k").allowed)
-        try await Task.sleep(for: .milliseconds(550))
+        try await Task.sleep(for: .milliseconds(1550))
         var allowed = 0
         for _ in 0..<6 where try await limiter.check("k").allowed { allowed += 1 }
         #expect(allowed == 5)
