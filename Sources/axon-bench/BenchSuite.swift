@@ -6,6 +6,16 @@ struct BenchSuite {
     let options: BenchOptions
 
     func run() async throws {
+        let results = try await measure()
+        print(Report.markdown(results), terminator: "")
+        if let path = options.json { try write(Report.json(results), to: path) }
+        if let path = options.svg {
+            try write(Data(Report.svg(results, title: "axon-bench latency by percentile").utf8), to: path)
+        }
+    }
+
+    /// Runs the selected workloads and baselines and returns every row.
+    func measure() async throws -> [BenchResult] {
         let configuration = try options.redisConfiguration()
         let connection: RedisConnection
         do {
@@ -18,7 +28,8 @@ struct BenchSuite {
 
         let memory = try MemoryWorkloads.make(configuration: configuration) { Self.progress($0) }
         let workloads = (ConnectionWorkloads.make(connection: connection, value: value)
-            + (try PoolWorkloads.make(configuration: configuration, value: value)) + memory.workloads)
+            + (try PoolWorkloads.make(configuration: configuration, value: value)) + memory.workloads
+            + (try PrimitiveWorkloads.make(configuration: configuration, namespace: "bench-\(UUID().uuidString.prefix(8))")))
             .filter { workload in options.filters.isEmpty || options.filters.contains { workload.name.contains($0) } }
         var results: [BenchResult] = []
         for workload in workloads {
@@ -38,12 +49,7 @@ struct BenchSuite {
             results = Self.attachRatios(results, baselines: baselines) + baselines
         }
         await connection.close()
-
-        print(Report.markdown(results), terminator: "")
-        if let path = options.json { try write(Report.json(results), to: path) }
-        if let path = options.svg {
-            try write(Data(Report.svg(results, title: "axon-bench latency by percentile").utf8), to: path)
-        }
+        return results
     }
 
     private func runBaselines(for workloads: [Workload], endpoint: RedisConfiguration.Endpoint) throws -> [BenchResult] {

@@ -80,3 +80,30 @@ struct BenchOptionsTests {
         #expect(svg.components(separatedBy: "<polyline").count == 3)
     }
 }
+
+@Suite("axon-bench against the test server")
+struct BenchSmokeTests {
+    @Test func tinySuiteHasEveryRowWithSaneNumbers() async throws {
+        let options = try BenchOptions.parse(["--duration", "0.05", "--warmup", "0", "--operations", "300", "--concurrency", "1,4"])
+        let results = try await BenchSuite(options: options).measure()
+        let names = Set(results.map(\.workload))
+        for expected in [
+            "connection.get", "connection.get.fast", "connection.set", "connection.del", "connection.pipeline.setget100",
+            "pool.get", "pool.set", "pool.del", "shape.connection.get", "shape.pool20.get", "shape.pool16.get",
+            "memory.store", "memory.get", "memory.forget", "memory.recall.tag", "memory.recall.tag.unrelated100k",
+            "memory.recall.text", "ratelimit.check", "lock.acquire-release", "hiredis-sync.get", "redis-benchmark.get",
+        ] {
+            #expect(names.contains(expected), "missing row \(expected)")
+        }
+        for row in results where row.ops > 0 {
+            let p50 = try #require(row.p50Microseconds)
+            let p99 = try #require(row.p99Microseconds)
+            let max = try #require(row.maxMicroseconds)
+            #expect(p50 > 0 && p50 <= p99 && p99 <= max, "\(row.workload)")
+            #expect(row.opsPerSecond > 0, "\(row.workload)")
+        }
+        #expect(results.filter { $0.group != "baseline" && $0.workload != "memory.recall.text" }.allSatisfy { $0.ops > 0 })
+        let table = Report.markdown(results)
+        #expect(table.components(separatedBy: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| workload") }.count == results.count)
+    }
+}
