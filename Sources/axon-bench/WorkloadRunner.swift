@@ -46,11 +46,12 @@ enum WorkloadRunner {
                         var now = DispatchTime.now().uptimeNanoseconds
                         var lastFinish = now
                         var measured = 0
-                        while now < measureUntil && measured < quota {
+                        // Every worker measures at least one operation, so each row has figures.
+                        while (now < measureUntil || measured == 0) && measured < quota {
                             let began = now
                             try await operation(worker)
                             now = DispatchTime.now().uptimeNanoseconds
-                            if began >= measureFrom {
+                            if began >= measureFrom || now >= measureUntil {
                                 _ = histogram.record(now - began)
                                 measured += 1
                                 lastFinish = now
