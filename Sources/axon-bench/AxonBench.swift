@@ -51,7 +51,7 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "Comma-separated concurrency levels (tasks in flight).")
     var concurrency: String = "1,64"
 
-    @Option(help: "Comma-separated substrings; only workloads whose name contains one of them run.")
+    @Option(help: "Comma-separated substrings; only workloads whose name contains one of them run ('=name' matches exactly).")
     var filter: String?
 
     @Option(help: "Also write the results as a JSON array to this file.")
@@ -71,6 +71,11 @@ struct BenchOptions: ParsableArguments {
     /// The filter's substrings (empty: everything).
     var filters: [String] {
         (filter ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// Whether `--filter` selects the workload named `name`.
+    func selects(_ name: String) -> Bool {
+        filters.isEmpty || filters.contains { $0.hasPrefix("=") ? name == $0.dropFirst() : name.contains($0) }
     }
 
     mutating func validate() throws {

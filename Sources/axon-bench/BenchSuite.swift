@@ -30,7 +30,7 @@ struct BenchSuite {
         let workloads = (ConnectionWorkloads.make(connection: connection, value: value)
             + (try PoolWorkloads.make(configuration: configuration, value: value)) + memory.workloads
             + (try PrimitiveWorkloads.make(configuration: configuration, namespace: "bench-\(UUID().uuidString.prefix(8))")))
-            .filter { workload in options.filters.isEmpty || options.filters.contains { workload.name.contains($0) } }
+            .filter { workload in options.selects(workload.name) }
         var results: [BenchResult] = []
         for workload in workloads {
             for concurrency in workload.fixedConcurrency ?? options.concurrencyLevels {

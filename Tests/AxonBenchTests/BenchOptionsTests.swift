@@ -11,6 +11,9 @@ struct BenchOptionsTests {
         #expect(options.concurrencyLevels == [1, 8, 64])
         #expect(options.filters == ["connection.get", "pool"])
         #expect(options.limits.duration == .milliseconds(500))
+        #expect(options.selects("connection.get.fast") && options.selects("pool.set") && !options.selects("memory.get"))
+        let exact = try BenchOptions.parse(["--filter", "=connection.get"])
+        #expect(exact.selects("connection.get") && !exact.selects("connection.get.fast") && !exact.selects("shape.connection.get"))
     }
 
     @Test(arguments: [

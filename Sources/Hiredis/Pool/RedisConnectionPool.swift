@@ -67,13 +67,23 @@ public final class RedisConnectionPool: Sendable {
 
     private struct State: ~Copyable {
         var machine: PoolStateMachine
-        var connections: [Int: PooledConnection] = [:]
+        /// A reference, so the machine can read connection loads while it is being mutated, without copying.
+        let registry = ConnectionRegistry()
+        var connections: [Int: PooledConnection] {
+            get { registry.connections }
+            nonmutating set { registry.connections = newValue }
+        }
         var continuations: [Int: UnsafeContinuation<PooledConnection, any Error>] = [:]
         /// Results that reached a waiter before its continuation was stored.
         var early: [Int: Result<PooledConnection, any Error>] = [:]
         var timeouts: [Int: Task<Void, Never>] = [:]
         var drainWaiters: [UnsafeContinuation<Void, Never>] = []
         var nextWaiterID = 0
+    }
+
+    /// The open connections by id. `@unchecked Sendable`: only read and written while holding the pool's lock.
+    final class ConnectionRegistry: @unchecked Sendable {
+        var connections: [Int: PooledConnection] = [:]
     }
 
     /// What to do after leaving the lock.
@@ -232,11 +242,11 @@ public final class RedisConnectionPool: Sendable {
         let (action, waiter, pooled) = state.withLock { state -> (PoolStateMachine.AcquireAction, Int, PooledConnection?) in
             let waiter = state.nextWaiterID
             state.nextWaiterID &+= 1
-            let connections = state.connections
+            let registry = state.registry
             let action = state.machine.acquire(waiter: waiter, exclusive: exclusive, now: now) {
-                connections[$0]?.connection.inFlightCount ?? 0
+                registry.connections[$0]?.connection.inFlightCount ?? 0
             }
-            if case .use(let id, _) = action { return (action, waiter, connections[id]) }
+            if case .use(let id, _) = action { return (action, waiter, registry.connections[id]) }
             return (action, waiter, nil)
         }
         switch action {
@@ -346,9 +356,9 @@ public final class RedisConnectionPool: Sendable {
 
     private func release(_ pooled: PooledConnection, reusable: Bool) {
         let (effects, removed) = state.withLock { state -> ([Effect], Bool) in
-            let connections = state.connections
+            let registry = state.registry
             let actions = state.machine.released(
-                pooled.id, reusable: reusable, now: MonotonicClock.coarseNanoseconds()) { connections[$0]?.connection.inFlightCount ?? 0 }
+                pooled.id, reusable: reusable, now: MonotonicClock.coarseNanoseconds()) { registry.connections[$0]?.connection.inFlightCount ?? 0 }
             let removed = state.machine.slots[pooled.id] == nil
             if removed { state.connections.removeValue(forKey: pooled.id) }
             return (Self.resolve(actions, in: &state), removed)
