@@ -6,10 +6,7 @@ enum PoolWorkloads {
         let pool4 = try RedisConnectionPool(configuration: configuration, maxConnections: 4)
         let pool20 = try RedisConnectionPool(configuration: configuration, maxConnections: 20)
         let pool16 = try RedisConnectionPool(configuration: configuration, maxConnections: 16)
-        let key = Array("bench:{axon}:key".utf8)
-        let get = BaselineCommand(key: "get", arguments: [Array("GET".utf8), key])
-        let set = BaselineCommand(key: "set", arguments: [Array("SET".utf8), key, value])
-        let del = BaselineCommand(key: "del", arguments: [Array("DEL".utf8), Array("bench:{axon}:absent".utf8)])
+        let (get, set, del) = BaselineCommand.standard(value: value)
         var workloads: [Workload] = []
         for baseline in [get, set, del] {
             let command = baseline.command

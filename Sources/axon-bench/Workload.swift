@@ -30,6 +30,15 @@ struct BaselineCommand: Sendable, Hashable {
     let key: String
     let arguments: [[UInt8]]
 
+    /// GET of the bench key, SET of it to `value`, DEL of an absent key: the rows every client group has.
+    static func standard(value: [UInt8]) -> (get: BaselineCommand, set: BaselineCommand, del: BaselineCommand) {
+        let key = Array("bench:{axon}:key".utf8)
+        return (
+            BaselineCommand(key: "get", arguments: [Array("GET".utf8), key]),
+            BaselineCommand(key: "set", arguments: [Array("SET".utf8), key, value]),
+            BaselineCommand(key: "del", arguments: [Array("DEL".utf8), Array("bench:{axon}:absent".utf8)]))
+    }
+
     /// The same command for our clients.
     var command: RedisCommand {
         RedisCommand(String(decoding: arguments[0], as: UTF8.self), arguments: arguments.dropFirst().map { $0 as any RedisArgument })
@@ -39,10 +48,7 @@ struct BaselineCommand: Sendable, Hashable {
 /// The raw-command workloads on one connection: plain path and fast path (caller on the connection's executor).
 enum ConnectionWorkloads {
     static func make(connection: RedisConnection, value: [UInt8]) -> [Workload] {
-        let key = Array("bench:{axon}:key".utf8)
-        let get = BaselineCommand(key: "get", arguments: [Array("GET".utf8), key])
-        let set = BaselineCommand(key: "set", arguments: [Array("SET".utf8), key, value])
-        let del = BaselineCommand(key: "del", arguments: [Array("DEL".utf8), Array("bench:{axon}:absent".utf8)])
+        let (get, set, del) = BaselineCommand.standard(value: value)
         var workloads: [Workload] = []
         for baseline in [get, set, del] {
             let command = baseline.command

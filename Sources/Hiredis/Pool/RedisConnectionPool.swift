@@ -131,13 +131,7 @@ public final class RedisConnectionPool: Sendable {
 
     /// Sends one command on the least-loaded connection; an error reply throws `serverError`.
     public func send(_ command: RedisCommand) async throws -> RedisReply {
-        let pooled = try await acquire(exclusive: false)
-        do {
-            return try await pooled.connection.send(command)
-        } catch {
-            if pooled.connection.isClosed { reportBroken(pooled, error) }
-            throw error
-        }
+        try await withSharedConnection { try await $0.send(command) }
     }
 
     /// Sends `name` with `arguments` on the least-loaded connection.
@@ -149,9 +143,15 @@ public final class RedisConnectionPool: Sendable {
     /// Sends the commands in one write on one connection and returns the replies in order (error replies as
     /// `.error` elements).
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisReply] {
+        try await withSharedConnection { try await $0.pipeline(commands) }
+    }
+
+    /// Runs one multiplexed operation on the least-loaded connection; a connection found closed afterwards
+    /// leaves the pool.
+    private func withSharedConnection<T>(_ operation: (RedisConnection) async throws -> T) async throws -> T {
         let pooled = try await acquire(exclusive: false)
         do {
-            return try await pooled.connection.pipeline(commands)
+            return try await operation(pooled.connection)
         } catch {
             if pooled.connection.isClosed { reportBroken(pooled, error) }
             throw error
