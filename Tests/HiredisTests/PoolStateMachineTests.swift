@@ -3,7 +3,7 @@ import Testing
 
 @Suite("PoolStateMachine, no sockets")
 struct PoolStateMachineTests {
-    func machine(max: Int = 2, threshold: Int = 4) -> PoolStateMachine {
+    func machine(max: Int = 2, threshold: Int = 4) -> PoolStateMachine<Int> {
         PoolStateMachine(configuration: .init(
             maxConnections: max, openWhenInFlightAtLeast: threshold,
             backoffBaseNanoseconds: 50_000_000, backoffMaxNanoseconds: 1_000_000_000))
@@ -13,17 +13,17 @@ struct PoolStateMachineTests {
         var pool = machine()
         #expect(pool.acquire(waiter: 1, exclusive: false, now: 0) { _ in 0 } == .wait(open: 0))
         #expect(pool.acquire(waiter: 2, exclusive: false, now: 0) { _ in 0 } == .wait(open: nil))  // one connect serves shared callers
-        #expect(pool.connected(0) == [.resume(waiter: 1, connection: 0), .resume(waiter: 2, connection: 0)])
+        #expect(pool.connected(0, 0) == [.resume(waiter: 1, connection: 0), .resume(waiter: 2, connection: 0)])
         #expect(pool.totalCreated == 1)
     }
 
     @Test func sharedCallersOpenAnotherConnectionOnlyWhenTheLeastLoadedIsBusy() {
         var pool = machine(max: 2, threshold: 4)
         _ = pool.acquire(waiter: 1, exclusive: false, now: 0) { _ in 0 }
-        _ = pool.connected(0)
+        _ = pool.connected(0, 0)
         #expect(pool.acquire(waiter: 2, exclusive: false, now: 0) { _ in 3 } == .use(connection: 0, open: nil))
         #expect(pool.acquire(waiter: 3, exclusive: false, now: 0) { _ in 4 } == .use(connection: 0, open: 1))
-        _ = pool.connected(1)
+        _ = pool.connected(1, 1)
         #expect(pool.acquire(waiter: 4, exclusive: false, now: 0) { $0 == 0 ? 9 : 2 } == .use(connection: 1, open: nil))
         // At the maximum, shared callers keep multiplexing.
         #expect(pool.acquire(waiter: 5, exclusive: false, now: 0) { _ in 100 } == .use(connection: 0, open: nil))
@@ -32,7 +32,7 @@ struct PoolStateMachineTests {
     @Test func exclusiveLeasesWaitFIFOAndAreServedOnRelease() {
         var pool = machine(max: 1)
         _ = pool.acquire(waiter: 1, exclusive: true, now: 0) { _ in 0 }
-        #expect(pool.connected(0) == [.resume(waiter: 1, connection: 0)])
+        #expect(pool.connected(0, 0) == [.resume(waiter: 1, connection: 0)])
         #expect(pool.slots[0] == .leased)
         #expect(pool.acquire(waiter: 2, exclusive: true, now: 0) { _ in 0 } == .wait(open: nil))
         #expect(pool.acquire(waiter: 3, exclusive: false, now: 0) { _ in 0 } == .wait(open: nil))
@@ -44,7 +44,7 @@ struct PoolStateMachineTests {
     @Test func abandonedWaiterIsSkipped() {
         var pool = machine(max: 1)
         _ = pool.acquire(waiter: 1, exclusive: true, now: 0) { _ in 0 }
-        _ = pool.connected(0)
+        _ = pool.connected(0, 0)
         _ = pool.acquire(waiter: 2, exclusive: true, now: 0) { _ in 0 }
         _ = pool.acquire(waiter: 3, exclusive: true, now: 0) { _ in 0 }
         let first = pool.abandon(waiter: 2)
@@ -78,24 +78,24 @@ struct PoolStateMachineTests {
     @Test func brokenConnectionIsReplacedForWaiters() {
         var pool = machine(max: 1)
         _ = pool.acquire(waiter: 1, exclusive: true, now: 0) { _ in 0 }
-        _ = pool.connected(0)
+        _ = pool.connected(0, 0)
         _ = pool.acquire(waiter: 2, exclusive: true, now: 0) { _ in 0 }
         #expect(pool.released(0, reusable: false, now: 0) { _ in 0 } == [.open(1)])
-        #expect(pool.connected(1) == [.resume(waiter: 2, connection: 1)])
+        #expect(pool.connected(1, 1) == [.resume(waiter: 2, connection: 1)])
     }
 
     @Test func closeFailsWaitersAndClosesSharedConnections() {
         var pool = machine(max: 2)
         _ = pool.acquire(waiter: 1, exclusive: false, now: 0) { _ in 0 }
-        _ = pool.connected(0)
+        _ = pool.connected(0, 0)
         _ = pool.acquire(waiter: 2, exclusive: true, now: 0) { _ in 0 }   // leases 0
         _ = pool.acquire(waiter: 3, exclusive: true, now: 0) { _ in 0 }   // opens 1
-        _ = pool.connected(1)
+        _ = pool.connected(1, 1)
         _ = pool.acquire(waiter: 4, exclusive: true, now: 0) { _ in 0 }   // waits
         let (failed, closeNow) = pool.close()
-        #expect(failed == [.fail(waiter: 4, PoolStateMachine.closedError)])
+        #expect(failed == [.fail(waiter: 4, PoolStateMachine<Int>.closedError)])
         #expect(closeNow == [])
-        #expect(pool.acquire(waiter: 5, exclusive: false, now: 0) { _ in 0 } == .fail(PoolStateMachine.closedError))
+        #expect(pool.acquire(waiter: 5, exclusive: false, now: 0) { _ in 0 } == .fail(PoolStateMachine<Int>.closedError))
         #expect(!pool.isDrained)
         #expect(pool.released(0, reusable: true, now: 0) { _ in 0 } == [])
         #expect(pool.released(1, reusable: true, now: 0) { _ in 0 } == [])

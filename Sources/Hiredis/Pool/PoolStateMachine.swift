@@ -2,8 +2,9 @@ import DequeModule
 
 /// The pool's decisions, apart from its effects: which connection serves a caller, when to open one, who
 /// waits, who is failed. Events go in, actions come out; `RedisConnectionPool` carries the actions out.
-/// A value type with no I/O, so every rule is testable without a socket.
-struct PoolStateMachine {
+/// A value type with no I/O, so every rule is testable without a socket. `Connection` is what the shell keeps
+/// per open connection (the machine only hands it back and asks its load).
+struct PoolStateMachine<Connection> {
     struct Configuration {
         var maxConnections: Int
         /// A shared caller triggers one more connection when the least-loaded one has this many in flight.
@@ -44,6 +45,10 @@ struct PoolStateMachine {
 
     let configuration: Configuration
     private(set) var slots: [Int: Slot] = [:]
+    /// Open connections by id (shared or leased).
+    private var connections: [Int: Connection] = [:]
+    /// The shared connections, in an array: the hot path scans it to find the least loaded.
+    private var shared: [(id: Int, connection: Connection)] = []
     private(set) var waiters = Deque<Waiter>()
     private(set) var isClosing = false
     /// Connections opened successfully, ever.
@@ -61,16 +66,27 @@ struct PoolStateMachine {
 
     /// A caller wants a connection: `exclusive` for `withConnection`, shared for a multiplexed command.
     /// `load` gives a shared connection's in-flight count; `now` is a monotonic time in nanoseconds.
-    mutating func acquire(waiter: Int, exclusive: Bool, now: UInt64, load: (Int) -> Int) -> AcquireAction {
-        if isClosing { return .fail(Self.closedError) }
+    mutating func acquire(waiter: Int, exclusive: Bool, now: UInt64, load: (Connection) -> Int) -> AcquireAction {
+        acquireConnection(waiter: waiter, exclusive: exclusive, now: now, load: load).action
+    }
+
+    /// `acquire`, also returning the connection to use when the action is `.use`.
+    mutating func acquireConnection(
+        waiter: Int, exclusive: Bool, now: UInt64, load: (Connection) -> Int
+    ) -> (action: AcquireAction, connection: Connection?) {
+        if isClosing { return (.fail(Self.closedError), nil) }
         if let best = leastLoadedShared(load: load) {
             if exclusive {
-                slots[best.id] = .leased
-                return .use(connection: best.id, open: nil)
+                setSlot(best.id, .leased)
+                return (.use(connection: best.id, open: nil), best.connection)
             }
             let grow = best.load >= configuration.openWhenInFlightAtLeast && canOpen(now: now) && !slots.values.contains(.connecting)
-            return .use(connection: best.id, open: grow ? openSlot() : nil)
+            return (.use(connection: best.id, open: grow ? openSlot() : nil), best.connection)
         }
+        return (acquireWhenNoneShared(waiter: waiter, exclusive: exclusive, now: now), nil)
+    }
+
+    private mutating func acquireWhenNoneShared(waiter: Int, exclusive: Bool, now: UInt64) -> AcquireAction {
         if now < backoffUntil, let lastConnectError, !slots.values.contains(.connecting) {
             let wait = (backoffUntil - now) / 1_000_000
             return .fail(RedisError(lastConnectError.code, "\(lastConnectError.message) (next attempt in \(wait) ms)"))
@@ -83,9 +99,10 @@ struct PoolStateMachine {
     }
 
     /// A connection finished opening: it serves the waiters it can, in FIFO order.
-    mutating func connected(_ connection: Int) -> [WaiterAction] {
+    mutating func connected(_ connection: Int, _ value: Connection) -> [WaiterAction] {
         guard slots[connection] == .connecting else { return [] }
-        slots[connection] = .shared
+        connections[connection] = value
+        setSlot(connection, .shared)
         totalCreated += 1
         consecutiveFailures = 0
         backoffUntil = 0
@@ -93,10 +110,14 @@ struct PoolStateMachine {
         return serveWaiters(load: { _ in 0 })
     }
 
+    /// The open connection with `id`, shared or leased.
+    func connection(_ id: Int) -> Connection? { connections[id] }
+
     /// A connection failed to open: back off; if nothing else can serve the waiters, fail them with `error`.
     /// `jitter` in 0...1 spreads reconnects of many pools (half to full delay).
     mutating func connectFailed(_ connection: Int, error: RedisError, now: UInt64, jitter: Double) -> [WaiterAction] {
-        guard slots.removeValue(forKey: connection) != nil else { return [] }
+        guard slots[connection] != nil else { return [] }
+        setSlot(connection, nil)
         totalFailed += 1
         consecutiveFailures += 1
         lastConnectError = error
@@ -112,10 +133,10 @@ struct PoolStateMachine {
     }
 
     /// An exclusive lease ended; `reusable` is false when the connection is closed or was left in doubt.
-    mutating func released(_ connection: Int, reusable: Bool, now: UInt64, load: (Int) -> Int) -> [WaiterAction] {
+    mutating func released(_ connection: Int, reusable: Bool, now: UInt64, load: (Connection) -> Int) -> [WaiterAction] {
         guard slots[connection] == .leased else { return [] }
         if reusable && !isClosing {
-            slots[connection] = .shared
+            setSlot(connection, .shared)
             return serveWaiters(load: load)
         }
         return removed(connection, now: now)
@@ -137,41 +158,50 @@ struct PoolStateMachine {
 
     /// Stops serving: every waiter fails; returns the shared connections to close now (leased ones close on
     /// release, connecting ones when they open).
-    mutating func close() -> (waiters: [WaiterAction], closeNow: [Int]) {
+    mutating func close() -> (waiters: [WaiterAction], closeNow: [Connection]) {
         isClosing = true
         let failed = waiters.map { WaiterAction.fail(waiter: $0.id, Self.closedError) }
         waiters.removeAll()
-        let shared = slots.filter { $0.value == .shared }.map(\.key).sorted()
-        for id in shared { slots.removeValue(forKey: id) }
-        return (failed, shared)
+        let closing = shared.sorted { $0.id < $1.id }
+        for (id, _) in closing { setSlot(id, nil) }
+        return (failed, closing.map(\.connection))
     }
 
     /// Whether a connection that just opened must be closed at once (the pool closed meanwhile).
     mutating func discardIfClosing(_ connection: Int) -> Bool {
         guard isClosing else { return false }
-        slots.removeValue(forKey: connection)
+        setSlot(connection, nil)
         return true
-    }
-
-    /// Forgets a connection that the shell closed (after `close()` or `discardIfClosing`).
-    mutating func forget(_ connection: Int) {
-        slots.removeValue(forKey: connection)
     }
 
     var isDrained: Bool { slots.isEmpty }
 
-    static let closedError = RedisError(.poolClosed, "the connection pool is closed; create a new pool")
+    static var closedError: RedisError { RedisError(.poolClosed, "the connection pool is closed; create a new pool") }
 
     // MARK: Helpers
 
-    private func leastLoadedShared(load: (Int) -> Int) -> (id: Int, load: Int)? {
-        var best: (id: Int, load: Int)?
-        for (id, slot) in slots where slot == .shared {
-            let current = load(id)
+    private func leastLoadedShared(load: (Connection) -> Int) -> (id: Int, connection: Connection, load: Int)? {
+        var best: (id: Int, connection: Connection, load: Int)?
+        for (id, connection) in shared {
+            let current = load(connection)
             if let chosen = best, current > chosen.load || (current == chosen.load && id > chosen.id) { continue }
-            best = (id, current)
+            best = (id, connection, current)
         }
         return best
+    }
+
+    /// The one place slots change, keeping `shared` and `connections` in step with `slots`.
+    private mutating func setSlot(_ id: Int, _ slot: Slot?) {
+        if slots[id] == .shared { shared.removeAll { $0.id == id } }
+        slots[id] = slot
+        switch slot {
+        case .shared:
+            if let connection = connections[id] { shared.append((id, connection)) }
+        case nil:
+            connections.removeValue(forKey: id)
+        case .connecting, .leased:
+            break
+        }
     }
 
     private func canOpen(now: UInt64) -> Bool {
@@ -181,23 +211,23 @@ struct PoolStateMachine {
     private mutating func openSlot() -> Int {
         let id = nextConnectionID
         nextConnectionID += 1
-        slots[id] = .connecting
+        setSlot(id, .connecting)
         return id
     }
 
     private mutating func removed(_ connection: Int, now: UInt64) -> [WaiterAction] {
-        slots.removeValue(forKey: connection)
+        setSlot(connection, nil)
         guard !waiters.isEmpty, canOpen(now: now) else { return [] }
         let connecting = slots.values.filter { $0 == .connecting }.count
         return connecting == 0 ? [.open(openSlot())] : []
     }
 
     /// Serves waiters in FIFO order until the front one cannot be served.
-    private mutating func serveWaiters(load: (Int) -> Int) -> [WaiterAction] {
+    private mutating func serveWaiters(load: (Connection) -> Int) -> [WaiterAction] {
         var actions: [WaiterAction] = []
         while let front = waiters.first, let best = leastLoadedShared(load: load) {
             waiters.removeFirst()
-            if front.exclusive { slots[best.id] = .leased }
+            if front.exclusive { setSlot(best.id, .leased) }
             actions.append(.resume(waiter: front.id, connection: best.id))
         }
         return actions

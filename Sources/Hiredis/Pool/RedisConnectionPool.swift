@@ -66,24 +66,13 @@ public final class RedisConnectionPool: Sendable {
     }
 
     private struct State: ~Copyable {
-        var machine: PoolStateMachine
-        /// A reference, so the machine can read connection loads while it is being mutated, without copying.
-        let registry = ConnectionRegistry()
-        var connections: [Int: PooledConnection] {
-            get { registry.connections }
-            nonmutating set { registry.connections = newValue }
-        }
+        var machine: PoolStateMachine<PooledConnection>
         var continuations: [Int: UnsafeContinuation<PooledConnection, any Error>] = [:]
         /// Results that reached a waiter before its continuation was stored.
         var early: [Int: Result<PooledConnection, any Error>] = [:]
         var timeouts: [Int: Task<Void, Never>] = [:]
         var drainWaiters: [UnsafeContinuation<Void, Never>] = []
         var nextWaiterID = 0
-    }
-
-    /// The open connections by id. `@unchecked Sendable`: only read and written while holding the pool's lock.
-    final class ConnectionRegistry: @unchecked Sendable {
-        var connections: [Int: PooledConnection] = [:]
     }
 
     /// What to do after leaving the lock.
@@ -148,8 +137,15 @@ public final class RedisConnectionPool: Sendable {
 
     /// Runs one multiplexed operation on the least-loaded connection; a connection found closed afterwards
     /// leaves the pool.
+    @inline(__always)
     private func withSharedConnection<T>(_ operation: (RedisConnection) async throws -> T) async throws -> T {
-        let pooled = try await acquire(exclusive: false)
+        let pooled: PooledConnection
+        let immediate = try acquireNow(exclusive: false)
+        if case .ready(let ready) = immediate {
+            pooled = ready  // the common path: no async call before the command itself
+        } else {
+            pooled = try await complete(immediate, exclusive: false)
+        }
         do {
             return try await operation(pooled.connection)
         } catch {
@@ -188,7 +184,7 @@ public final class RedisConnectionPool: Sendable {
                     statistics.leased += 1
                 case .shared:
                     statistics.open += 1
-                    if state.connections[id]?.connection.inFlightCount == 0 { statistics.idle += 1 }
+                    if state.machine.connection(id)?.connection.inFlightCount == 0 { statistics.idle += 1 }
                 }
             }
             return statistics
@@ -201,8 +197,7 @@ public final class RedisConnectionPool: Sendable {
         let (effects, toClose) = state.withLock { state -> ([Effect], [RedisConnection]) in
             let (failed, closeNow) = state.machine.close()
             let effects = Self.resolve(failed, in: &state)
-            let connections = closeNow.compactMap { state.connections.removeValue(forKey: $0)?.connection }
-            return (effects, connections)
+            return (effects, closeNow.map(\.connection))
         }
         perform(effects)
         await withTaskGroup(of: Void.self) { group in
@@ -229,7 +224,12 @@ public final class RedisConnectionPool: Sendable {
     }
 
     private func acquire(exclusive: Bool) async throws -> PooledConnection {
-        switch try acquireNow(exclusive: exclusive) {
+        try await complete(try acquireNow(exclusive: exclusive), exclusive: exclusive)
+    }
+
+    /// Finishes what `acquireNow` started: health check or wait.
+    private func complete(_ immediate: Immediate, exclusive: Bool) async throws -> PooledConnection {
+        switch immediate {
         case .ready(let pooled): return pooled
         case .check(let pooled): return try await checked(pooled, exclusive: exclusive)
         case .wait(let waiter): return try await checked(try await wait(for: waiter, exclusive: exclusive), exclusive: exclusive)
@@ -239,15 +239,13 @@ public final class RedisConnectionPool: Sendable {
     /// The synchronous part of acquiring: one lock, the machine's decision, no suspension on the common path.
     private func acquireNow(exclusive: Bool) throws -> Immediate {
         let now = MonotonicClock.coarseNanoseconds()
-        let (action, waiter, pooled) = state.withLock { state -> (PoolStateMachine.AcquireAction, Int, PooledConnection?) in
+        let (action, waiter, pooled) = state.withLock { state -> (PoolStateMachine<PooledConnection>.AcquireAction, Int, PooledConnection?) in
             let waiter = state.nextWaiterID
             state.nextWaiterID &+= 1
-            let registry = state.registry
-            let action = state.machine.acquire(waiter: waiter, exclusive: exclusive, now: now) {
-                registry.connections[$0]?.connection.inFlightCount ?? 0
+            let (action, pooled) = state.machine.acquireConnection(waiter: waiter, exclusive: exclusive, now: now) {
+                $0.connection.inFlightCount
             }
-            if case .use(let id, _) = action { return (action, waiter, registry.connections[id]) }
-            return (action, waiter, nil)
+            return (action, waiter, pooled)
         }
         switch action {
         case .use(_, let open):
@@ -335,8 +333,7 @@ public final class RedisConnectionPool: Sendable {
                 let pooled = PooledConnection(id: id, connection: connection, now: now)
                 let (effects, discard) = state.withLock { state -> ([Effect], Bool) in
                     if state.machine.discardIfClosing(id) { return (Self.drainEffects(in: &state), true) }
-                    state.connections[id] = pooled
-                    return (Self.resolve(state.machine.connected(id), in: &state), false)
+                    return (Self.resolve(state.machine.connected(id, pooled), in: &state), false)
                 }
                 if discard { await connection.close() }
                 logger.debug("redis pool connection opened", metadata: ["redis.endpoint": "\(configuration.endpoint)", "redis.pool.connection": "\(id)"])
@@ -356,11 +353,9 @@ public final class RedisConnectionPool: Sendable {
 
     private func release(_ pooled: PooledConnection, reusable: Bool) {
         let (effects, removed) = state.withLock { state -> ([Effect], Bool) in
-            let registry = state.registry
             let actions = state.machine.released(
-                pooled.id, reusable: reusable, now: MonotonicClock.coarseNanoseconds()) { registry.connections[$0]?.connection.inFlightCount ?? 0 }
+                pooled.id, reusable: reusable, now: MonotonicClock.coarseNanoseconds()) { $0.connection.inFlightCount }
             let removed = state.machine.slots[pooled.id] == nil
-            if removed { state.connections.removeValue(forKey: pooled.id) }
             return (Self.resolve(actions, in: &state), removed)
         }
         if removed {
@@ -374,8 +369,7 @@ public final class RedisConnectionPool: Sendable {
 
     private func reportBroken(_ pooled: PooledConnection, _ error: any Error) {
         let effects = state.withLock { state -> [Effect]? in
-            guard state.connections[pooled.id] === pooled else { return nil }
-            state.connections.removeValue(forKey: pooled.id)
+            guard state.machine.connection(pooled.id) === pooled else { return nil }
             return Self.resolve(state.machine.broken(pooled.id, now: MonotonicClock.coarseNanoseconds()), in: &state)
                 + Self.drainEffects(in: &state)
         }
@@ -390,7 +384,7 @@ public final class RedisConnectionPool: Sendable {
     // MARK: Effects
 
     /// Turns the machine's waiter actions into effects, taking continuations out of the state.
-    private static func resolve(_ actions: [PoolStateMachine.WaiterAction], in state: inout State) -> [Effect] {
+    private static func resolve(_ actions: [PoolStateMachine<PooledConnection>.WaiterAction], in state: inout State) -> [Effect] {
         var effects: [Effect] = []
         for action in actions {
             let waiter: Int
@@ -401,7 +395,7 @@ public final class RedisConnectionPool: Sendable {
                 continue
             case .resume(let id, let connection):
                 waiter = id
-                guard let pooled = state.connections[connection] else {
+                guard let pooled = state.machine.connection(connection) else {
                     result = .failure(RedisError(.connectionClosed, "the pool lost the connection it picked"))
                     break
                 }
