@@ -41,7 +41,9 @@ enum Report {
     /// A latency-by-percentile plot, one line per measured row; x is log-scaled in 1/(1-p) like HdrHistogram's plots.
     static func svg(_ results: [BenchResult], title: String) -> String {
         let plotted = results.filter { !$0.curve.isEmpty }
-        let width = 960.0, height = 560.0, left = 70.0, right = 300.0, top = 40.0, bottom = 50.0
+        // Tall enough for the legend: one line per plotted row.
+        let width = 1000.0, left = 70.0, right = 340.0, top = 40.0, bottom = 50.0
+        let height = max(560.0, top + Double(plotted.count) * 14 + bottom)
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         let maxX = log10(1 / (1 - 0.99999))
         func x(_ percentile: Double) -> Double {
@@ -55,6 +57,7 @@ enum Report {
             top + plotHeight * (1 - (log10(max(microseconds, 1)) - floor(low)) / span)
         }
         let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+        let dashes = ["", "6,3", "2,2"]
         var svg = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="11">
         <rect width="100%" height="100%" fill="white"/>
@@ -75,10 +78,11 @@ enum Report {
         svg += "<text x=\"\(left + plotWidth / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">percentile</text>\n"
         for (index, result) in plotted.enumerated() {
             let color = colors[index % colors.count]
+            let dash = dashes[(index / colors.count) % dashes.count]
             let points = result.curve.map { "\(String(format: "%.1f", x($0.percentile))),\(String(format: "%.1f", y($0.microseconds)))" }
-            svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>\n"
+            svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-dasharray=\"\(dash)\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>\n"
             let legendY = top + Double(index) * 14
-            svg += "<line x1=\"\(width - right + 10)\" y1=\"\(legendY)\" x2=\"\(width - right + 30)\" y2=\"\(legendY)\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+            svg += "<line x1=\"\(width - right + 10)\" y1=\"\(legendY)\" x2=\"\(width - right + 30)\" y2=\"\(legendY)\" stroke=\"\(color)\" stroke-dasharray=\"\(dash)\" stroke-width=\"2\"/>"
             svg += "<text x=\"\(width - right + 36)\" y=\"\(legendY + 4)\">\(escape(result.workload)) c=\(result.concurrency)</text>\n"
         }
         svg += "</svg>\n"

@@ -120,6 +120,11 @@ struct PrimitivesTests {
         let lock = factory.lock()
         let vanished = try #require(try await lock.tryAcquire("job", ttl: .milliseconds(300)))
         #expect(try await lock.tryAcquire("job", ttl: .seconds(1)) == nil)
+        do {
+            try await lock.withLock("job", ttl: .seconds(1), timeout: .milliseconds(50)) { _ in Issue.record("the lock is held") }
+        } catch let error as MemoryError {
+            #expect(error.code == .lockNotAcquired)
+        }
         let started = ContinuousClock.now
         let next = try #require(try await lock.acquire("job", ttl: .seconds(1), timeout: .seconds(2)))
         #expect(ContinuousClock.now - started < .milliseconds(600))

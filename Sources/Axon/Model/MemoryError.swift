@@ -12,6 +12,8 @@ public struct MemoryError: Error, Sendable, Hashable, CustomStringConvertible {
         case tierNotConfigured
         /// The store (Redis) failed; the message carries its error.
         case storage
+        /// A lock was not acquired within the caller's timeout.
+        case lockNotAcquired
     }
 
     /// What kind of failure this is.

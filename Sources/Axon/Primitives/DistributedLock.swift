@@ -54,13 +54,13 @@ extension DistributedLocking {
     }
 
     /// Runs `body` holding the lock and releases it on every exit path (return, throw, cancellation).
-    /// Throws `MemoryError` (code `storage`) when the lock is not acquired within `timeout`.
+    /// Throws `MemoryError` with code `lockNotAcquired` when the lock is not acquired within `timeout`.
     public func withLock<T: Sendable>(
         _ name: String, ttl: Duration = .seconds(10), timeout: Duration = .seconds(10),
         _ body: (LockLease) async throws -> T
     ) async throws -> T {
         guard let lease = try await acquire(name, ttl: ttl, timeout: timeout) else {
-            throw MemoryError(.storage, "lock '\(name)' was not acquired within \(timeout); another holder keeps it")
+            throw MemoryError(.lockNotAcquired, "lock '\(name)' was not acquired within \(timeout); another holder keeps it")
         }
         do {
             let result = try await body(lease)
