@@ -55,6 +55,7 @@ extension DistributedLocking {
 
     /// Runs `body` holding the lock and releases it on every exit path (return, throw, cancellation).
     /// Throws `MemoryError` with code `lockNotAcquired` when the lock is not acquired within `timeout`.
+    @discardableResult
     public func withLock<T: Sendable>(
         _ name: String, ttl: Duration = .seconds(10), timeout: Duration = .seconds(10),
         _ body: (LockLease) async throws -> T
