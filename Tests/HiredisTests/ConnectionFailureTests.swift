@@ -65,7 +65,7 @@ struct ConnectionFailureTests {
             #expect(error.message.contains("127.0.0.1:\(listener.port)"))
         }
         let elapsed = ContinuousClock.now - started
-        #expect(elapsed >= .milliseconds(290) && elapsed < .seconds(2))
+        #expect(elapsed >= .milliseconds(290) && elapsed < .seconds(3))
     }
 
     @Test func commandTimeoutFailsEveryInFlightCommand() async throws {
@@ -95,7 +95,7 @@ struct ConnectionFailureTests {
         let elapsed = ContinuousClock.now - started
         #expect(codes.count == 20)
         #expect(codes.allSatisfy { $0 == .commandTimeout })
-        #expect(elapsed >= .milliseconds(390) && elapsed < .milliseconds(1500))
+        #expect(elapsed >= .milliseconds(390) && elapsed < .seconds(2))
         // Later sends fail at once with the same reason.
         await #expect {
             try await connection.send("PING")
