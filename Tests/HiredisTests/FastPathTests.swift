@@ -20,3 +20,36 @@ struct FastPathTests {
         await connection.close()
     }
 }
+
+@Suite("RedisConnection write batching")
+struct WriteBatchingTests {
+    /// The server's count of socket reads that returned data.
+    func readsProcessed(_ connection: RedisConnection) async throws -> Int {
+        let info = try await connection.send("INFO", "stats").string()
+        let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("total_reads_processed:") }
+        return Int(line?.split(separator: ":").last ?? "") ?? -1
+    }
+
+    @Test func commandsAppendedInOneQueueTurnLeaveInOneWrite() async throws {
+        let server = try await RedisServerProcess.start()
+        defer { server.stop() }
+        let connection = try await RedisConnection.connect(server.configuration())
+        let before = try await readsProcessed(connection)
+        let replies = try await connection.pipeline((0..<200).map { RedisCommand("ECHO", "\($0)") })
+        #expect(replies.count == 200)
+        // 200 commands in one write: the server reads the pipeline once (plus the INFO that measures it).
+        #expect(try await readsProcessed(connection) - before <= 3)
+
+        // Fast path: 100 tasks started in one turn of the connection's queue share one write too.
+        let start = try await readsProcessed(connection)
+        let echoed = try await connection.withExecutor { connection in
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<100 { group.addTask { try await connection.send("ECHO", "\(index)") == .bulk(Array("\(index)".utf8)) } }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+        }
+        #expect(echoed == 100)
+        #expect(try await readsProcessed(connection) - start <= 5)
+        await connection.close()
+    }
+}
