@@ -46,12 +46,19 @@ public final class MemorySystem: Sendable {
 
     /// One item for `storeBatch`.
     public struct Input: Sendable, Hashable {
+        /// The text to remember (not blank).
         public var text: String
+        /// 0...1, finite.
         public var importance: Double
+        /// The tier to store in.
         public var tier: MemoryTier
+        /// Labels for exact lookup.
         public var tags: [String]
+        /// The user it belongs to, if any.
         public var userID: String?
+        /// The session it belongs to, if any.
         public var sessionID: String?
+        /// Free-form string metadata.
         public var metadata: [String: String]
 
         /// An item to store; the defaults match `store`.
