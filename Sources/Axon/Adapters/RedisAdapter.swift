@@ -11,13 +11,21 @@ public final class RedisAdapter: MemoryAdapter {
     /// The namespace this adapter's keys belong to.
     public let namespace: String
     private let pool: RedisConnectionPool
+    /// Whether `close()` closes the pool: only when this adapter created it.
+    private let ownsPool: Bool
     private let keys: RedisKeyspace
-    /// The TTL used when a tier has no policy of its own (for `MemorySystem` users it always has one).
+    /// The seed's `default_ttl`: for callers that drive the adapter without a tier policy
+    /// (`TierPolicy(ttl: adapter.defaultTTL)`). `MemorySystem` tiers always use their own policy's TTL.
     public let defaultTTL: Duration
 
-    /// An adapter over an existing pool (shared with other users of the pool).
-    public init(pool: RedisConnectionPool, namespace: String = "default", defaultTTL: Duration = .seconds(3600)) {
+    /// An adapter over an existing pool (shared with other users of the pool; `close()` leaves it open).
+    public convenience init(pool: RedisConnectionPool, namespace: String = "default", defaultTTL: Duration = .seconds(3600)) {
+        self.init(pool: pool, ownsPool: false, namespace: namespace, defaultTTL: defaultTTL)
+    }
+
+    private init(pool: RedisConnectionPool, ownsPool: Bool, namespace: String, defaultTTL: Duration) {
         self.pool = pool
+        self.ownsPool = ownsPool
         self.namespace = namespace
         self.keys = RedisKeyspace(namespace: namespace)
         self.defaultTTL = defaultTTL
@@ -30,7 +38,7 @@ public final class RedisAdapter: MemoryAdapter {
     ) throws(RedisError) {
         self.init(
             pool: try RedisConnectionPool(configuration: configuration, maxConnections: maxConnections, logger: logger),
-            namespace: namespace, defaultTTL: defaultTTL)
+            ownsPool: true, namespace: namespace, defaultTTL: defaultTTL)
     }
 
     /// The seed's parameters: host, port, password, db, namespace, default TTL, pool size.
@@ -115,7 +123,8 @@ public final class RedisAdapter: MemoryAdapter {
         return Int(try reply.int())
     }
 
+    /// Closes the pool if this adapter created it.
     public func close() async {
-        await pool.close()
+        if ownsPool { await pool.close() }
     }
 }

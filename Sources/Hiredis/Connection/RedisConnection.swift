@@ -106,7 +106,8 @@ public final class RedisConnection: Sendable {
         }
     }
 
-    /// Stops accepting commands, waits for the replies in flight, then closes the socket.
+    /// Stops accepting commands, waits for the replies in flight (at most the command timeout, after which they
+    /// fail), then closes the socket.
     public func close() async {
         let core = self.core
         await withUnsafeContinuation { continuation in

@@ -192,7 +192,8 @@ public final class RedisConnectionPool: Sendable {
     }
 
     /// Drains and closes: new calls fail with `poolClosed`, commands in flight finish, every connection
-    /// closes (leased ones when their `withConnection` returns). Returns when all sockets are closed.
+    /// closes (leased ones when their `withConnection` returns, so `close()` waits for those bodies).
+    /// Returns when all sockets are closed.
     public func close() async {
         let (effects, toClose) = state.withLock { state -> ([Effect], [RedisConnection]) in
             let (failed, closeNow) = state.machine.close()
