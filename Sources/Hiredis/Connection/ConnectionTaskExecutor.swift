@@ -23,7 +23,8 @@ final class ConnectionTaskExecutor: TaskExecutor, @unchecked Sendable {
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        if collecting && isOnQueue {
+        // `isOnQueue` first: `collecting` may only be read on the queue.
+        if isOnQueue && collecting {
             collected.append(job)
         } else {
             queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
