@@ -80,6 +80,31 @@ struct RedisLayoutTests {
         await neighbour.close()
     }
 
+    @Test func concurrentStoresUnderTheCapLeaveConsistentIndexes() async throws {
+        let namespace = "cap-\(UUID().uuidString)"
+        let memory = try Backend.redis.system(namespace: namespace, sessionCap: 50)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<200 {
+                group.addTask { _ = try await memory.store("item \(index)", importance: Double(index % 7) / 7, tier: .session, tags: ["bulk"]) }
+            }
+            try await group.waitForAll()
+        }
+        let connection = try await RedisConnection.connect(Backend.redisConfiguration)
+        let prefix = "axon:{ns.\(hex(namespace))}:session:"
+        let tierIndex = try await connection.send("ZRANGE", prefix + "i", 0, -1).array().map { try $0.string() }
+        let priorityIndex = try await connection.send("ZRANGE", prefix + "p", 0, -1).array().map { try $0.string() }
+        let tagIndex = try await connection.send("ZRANGE", prefix + "t:" + hex("bulk"), 0, -1).array().map { try $0.string() }
+        let entryKeys = try await keys(matching: prefix + "e:*", on: connection)
+        #expect(tierIndex.count == 50)
+        #expect(Set(priorityIndex) == Set(tierIndex))
+        #expect(Set(tagIndex) == Set(tierIndex))
+        #expect(Set(entryKeys.map { String($0.dropFirst(prefix.count + 2)) }) == Set(tierIndex))
+        _ = try await memory.clear(tier: .session)
+        #expect(try await keys(matching: "axon:{ns.\(hex(namespace))}:*", on: connection).isEmpty)
+        await connection.close()
+        await memory.close()
+    }
+
     @Test func policiesRejectOutOfRangeValues() {
         #expect(throws: MemoryError.self) { try EphemeralPolicy(ttl: .seconds(4)) }
         #expect(throws: MemoryError.self) { try EphemeralPolicy(ttl: .seconds(3601)) }
