@@ -11,6 +11,27 @@ struct AxonBench: AsyncParsableCommand {
 
     @OptionGroup var options: BenchOptions
 
+    /// Parses and runs; any failure (bad option, unreachable server) is one line on stderr and exit code 1
+    /// (64 for usage errors), never a stack trace or a usage dump.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if let bench = command as? AxonBench {
+                try await bench.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))  // --help, --version
+            } else {
+                FileHandle.standardError.write(Data("axon-bench: \(message(for: error))\n".utf8))
+            }
+            exit(withError: code == .success ? nil : ExitCode(code.rawValue))
+        }
+    }
+
     func run() async throws {
         do {
             try await BenchSuite(options: options).run()

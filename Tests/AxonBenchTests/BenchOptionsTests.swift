@@ -110,3 +110,29 @@ struct BenchSmokeTests {
         #expect(table.components(separatedBy: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| workload") }.count == results.count)
     }
 }
+
+@Suite("axon-bench failures")
+struct BenchFailureTests {
+    @Test func unreachableServerIsOneLineAndExitCodeOne() throws {
+        let binary = try #require(Self.benchBinary())
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["--host", "127.0.0.1", "--port", "1", "--duration", "0.1"]
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = Pipe()
+        try process.run()
+        process.waitUntilExit()
+        let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 1)
+        #expect(text.split(separator: "\n").count == 1)
+        #expect(text.contains("cannot reach Redis at 127.0.0.1:1"))
+    }
+
+    /// The axon-bench executable next to the test bundle, if it was built.
+    static func benchBinary() -> URL? {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let candidate = bundle.appendingPathComponent("axon-bench")
+        return FileManager.default.isExecutableFile(atPath: candidate.path) ? candidate : nil
+    }
+}
