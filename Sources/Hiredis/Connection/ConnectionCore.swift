@@ -22,7 +22,7 @@ final class ConnectionCore: @unchecked Sendable {
 
     struct PendingReply {
         let handler: ReplyHandler
-        /// `DispatchTime` uptime when appended; 0 when there is no command timeout.
+        /// `MonotonicClock` time when appended; 0 when there is no command timeout.
         let appendedAt: UInt64
     }
 
@@ -212,7 +212,7 @@ final class ConnectionCore: @unchecked Sendable {
             fail(handler, unavailableError())
             return false
         }
-        let now = commandTimeoutNanoseconds == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+        let now = commandTimeoutNanoseconds == nil ? 0 : MonotonicClock.coarseNanoseconds()
         pending.append(PendingReply(handler: handler, appendedAt: now))
         gauge.add(1)
         if !commandTimerArmed, state == .ready, commandTimeoutNanoseconds != nil { armCommandTimer() }
@@ -292,7 +292,7 @@ final class ConnectionCore: @unchecked Sendable {
             commandTimerArmed = false
             return
         }
-        let waited = DispatchTime.now().uptimeNanoseconds &- oldest.appendedAt
+        let waited = MonotonicClock.coarseNanoseconds() &- oldest.appendedAt
         guard waited > timeout else { return }
         let error = RedisError(
             .commandTimeout,

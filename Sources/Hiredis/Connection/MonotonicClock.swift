@@ -2,7 +2,8 @@
 import Glibc
 #endif
 
-/// A cheap monotonic clock for bookkeeping that tolerates a few milliseconds of error (backoff, idle checks).
+/// A cheap monotonic clock for bookkeeping that tolerates a few milliseconds of error (command-timeout
+/// stamps, backoff, idle checks).
 enum MonotonicClock {
     /// `CLOCK_MONOTONIC_COARSE` in nanoseconds: a few ns to read, a scheduler tick (1–4 ms) of resolution.
     static func coarseNanoseconds() -> UInt64 {
