@@ -115,7 +115,7 @@ public final class MemorySystem: Sendable {
     public func recall(
         _ query: String, tier: MemoryTier? = nil, filter: MemoryFilter = .none, limit: Int = 10
     ) async throws -> [MemoryEntry] {
-        try await recall(query, tiers: tier.map { [$0] } ?? MemoryTier.allCases.filter { adapters[$0] != nil }, filter: filter, limit: limit)
+        try await recall(query, tiers: tiers(tier), filter: filter, limit: limit)
     }
 
     /// `recall` over several tiers, ranked together.
@@ -136,7 +136,7 @@ public final class MemorySystem: Sendable {
 
     /// The entry with `id` (searching `tier`, or every tier), recording the access; `nil` if absent or expired.
     public func get(_ id: String, tier: MemoryTier? = nil) async throws -> MemoryEntry? {
-        for candidate in tier.map({ [$0] }) ?? MemoryTier.allCases.filter({ adapters[$0] != nil }) {
+        for candidate in tiers(tier) {
             let (adapter, policy) = try resolve(candidate)
             if let entry = try await perform({ try await adapter.get(id: id, tier: candidate, policy: policy, now: Date()) }) {
                 return entry
@@ -149,7 +149,7 @@ public final class MemorySystem: Sendable {
     @discardableResult
     public func forget(_ id: String, tier: MemoryTier? = nil) async throws -> Bool {
         var removed = false
-        for candidate in tier.map({ [$0] }) ?? MemoryTier.allCases.filter({ adapters[$0] != nil }) {
+        for candidate in tiers(tier) {
             let (adapter, _) = try resolve(candidate)
             if try await perform({ try await adapter.forget(id: id, tier: candidate) }) { removed = true }
         }
@@ -173,7 +173,7 @@ public final class MemorySystem: Sendable {
     public func export(tier: MemoryTier? = nil) async throws -> String {
         let now = Date()
         var lines: [String] = []
-        for candidate in tier.map({ [$0] }) ?? MemoryTier.allCases.filter({ adapters[$0] != nil }) {
+        for candidate in tiers(tier) {
             let (adapter, _) = try resolve(candidate)
             let entries = try await perform { try await adapter.entries(tier: candidate, allTags: [], anyTags: [], words: [], now: now) }
             for entry in entries.filter({ !$0.isExpired(at: now) }).sorted(by: { $0.id < $1.id }) {
@@ -223,6 +223,11 @@ public final class MemorySystem: Sendable {
     }
 
     // MARK: Helpers
+
+    /// `tier` alone, or every configured tier when `nil`.
+    private func tiers(_ tier: MemoryTier?) -> [MemoryTier] {
+        tier.map { [$0] } ?? MemoryTier.allCases.filter { adapters[$0] != nil }
+    }
 
     private func resolve(_ tier: MemoryTier) throws(MemoryError) -> (any MemoryAdapter, TierPolicy) {
         guard let adapter = adapters[tier], let policy = policies[tier] else {

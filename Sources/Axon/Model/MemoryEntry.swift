@@ -56,6 +56,5 @@ public struct MemoryEntry: Sendable, Hashable, Codable {
 enum Milliseconds {
     static func of(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
     static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
-    static func now() -> Int64 { of(Date()) }
     static func truncated(_ date: Date) -> Date { self.date(of(date)) }
 }
