@@ -32,32 +32,43 @@ struct MemoryConformanceTests {
     func entriesExpireAfterTheirTTL(backend: Backend) async throws {
         let adapter = try backend.adapter(namespace: UUID().uuidString, store: InMemoryStore())
         let policy = TierPolicy(ttl: .milliseconds(1000))
-        let now = Date()
-        let entry = Self.entry(id: "a1", tier: .ephemeral, tags: ["t"], now: now, ttlMs: 1000)
-        _ = try await adapter.store(entry, policy: policy, now: now)
-        #expect(try await adapter.count(tier: .ephemeral, now: now) == 1)
-        try await Task.sleep(for: .milliseconds(1100))
-        #expect(try await adapter.get(id: "a1", tier: .ephemeral, policy: policy, now: Date()) == nil)
-        #expect(try await adapter.entries(tier: .ephemeral, allTags: ["t"], anyTags: [], words: [], now: Date()).isEmpty)
-        #expect(try await adapter.count(tier: .ephemeral, now: Date()) == 0)
+        try await withDeadlineRetries { attempt in
+            let entry = Self.entry(id: "a\(attempt)", tier: .ephemeral, tags: ["t"], now: Date(), ttlMs: 1000)
+            _ = try await adapter.store(entry, policy: policy, now: entry.createdAt)
+            let counted = try await adapter.count(tier: .ephemeral, now: Date())
+            try requireBefore(entry.expiresAt)
+            #expect(counted == 1)
+            try await Task.sleep(for: .milliseconds(1100))
+            #expect(try await adapter.get(id: entry.id, tier: .ephemeral, policy: policy, now: Date()) == nil)
+            #expect(try await adapter.entries(tier: .ephemeral, allTags: ["t"], anyTags: [], words: [], now: Date()).isEmpty)
+            #expect(try await adapter.count(tier: .ephemeral, now: Date()) == 0)
+        }
         await adapter.close()
     }
 
     @Test(arguments: Backend.allCases)
     func refreshOnReadOnlyExtends(backend: Backend) async throws {
         let adapter = try backend.adapter(namespace: UUID().uuidString, store: InMemoryStore())
-        let now = Date()
-        let entry = Self.entry(id: "r1", tier: .session, tags: ["x"], now: now, ttlMs: 1000)
-        _ = try await adapter.store(entry, policy: TierPolicy(ttl: .milliseconds(1000)), now: now)
-        // A refresh to a shorter TTL must not shorten it.
-        let short = try #require(try await adapter.get(id: "r1", tier: .session, policy: TierPolicy(ttl: .milliseconds(50), refreshOnRead: true), now: Date()))
-        #expect(short.expiresAt == entry.expiresAt)
-        // A longer one extends the entry and its tag index.
-        let long = try #require(try await adapter.get(id: "r1", tier: .session, policy: TierPolicy(ttl: .milliseconds(4000), refreshOnRead: true), now: Date()))
-        #expect(long.expiresAt > entry.expiresAt)
-        try await Task.sleep(for: .milliseconds(1200))
-        #expect(try await adapter.entries(tier: .session, allTags: ["x"], anyTags: [], words: [], now: Date()).map(\.id) == ["r1"])
-        #expect(try await adapter.get(id: "r1", tier: .session, policy: TierPolicy(ttl: .seconds(1)), now: Date()) != nil)
+        try await withDeadlineRetries { attempt in
+            let tag = "x\(attempt)"
+            let entry = Self.entry(id: "r\(attempt)", tier: .session, tags: [tag], now: Date(), ttlMs: 1000)
+            _ = try await adapter.store(entry, policy: TierPolicy(ttl: .milliseconds(1000)), now: entry.createdAt)
+            // A refresh to a shorter TTL must not shorten it.
+            let short = try await adapter.get(id: entry.id, tier: .session, policy: TierPolicy(ttl: .milliseconds(50), refreshOnRead: true), now: Date())
+            try requireBefore(entry.expiresAt)
+            #expect(try #require(short).expiresAt == entry.expiresAt)
+            // A longer one extends the entry and its tag index.
+            let long = try await adapter.get(id: entry.id, tier: .session, policy: TierPolicy(ttl: .milliseconds(4000), refreshOnRead: true), now: Date())
+            try requireBefore(entry.expiresAt)
+            let extended = try #require(long)
+            #expect(extended.expiresAt > entry.expiresAt)
+            try await Task.sleep(for: .milliseconds(max(0, Int(entry.expiresAt.timeIntervalSinceNow * 1000)) + 200))
+            let tagged = try await adapter.entries(tier: .session, allTags: [tag], anyTags: [], words: [], now: Date())
+            let read = try await adapter.get(id: entry.id, tier: .session, policy: TierPolicy(ttl: .seconds(1)), now: Date())
+            try requireBefore(extended.expiresAt)
+            #expect(tagged.map(\.id) == [entry.id])
+            #expect(read != nil)
+        }
         await adapter.close()
     }
 

@@ -60,13 +60,19 @@ struct PrimitivesTests {
     func allowanceRefillsAfterThePeriod(backend: Backend) async throws {
         let factory = try PrimitiveFactory(backend)
         let limiter = try factory.limiter(limit: 5, period: .milliseconds(2500))  // one every 500 ms, burst 5
-        // The whole burst in one atomic check, so the test does not race the refill.
-        let burst = try await limiter.check("k", cost: 5)
-        #expect(burst.allowed && burst.remaining == 0)
-        #expect(try await !limiter.check("k").allowed)
-        try await Task.sleep(for: .milliseconds(2600))
-        let refilled = try await limiter.check("k", cost: 5)
-        #expect(refilled.allowed && refilled.remaining == 0)
+        try await withDeadlineRetries { attempt in
+            let key = "k\(attempt)"
+            let started = ContinuousClock.now
+            // The whole burst in one atomic check, so the test does not race the refill.
+            let burst = try await limiter.check(key, cost: 5)
+            #expect(burst.allowed && burst.remaining == 0)
+            let next = try await limiter.check(key)
+            try requireBefore(started + .milliseconds(500))  // no unit can have refilled yet
+            #expect(!next.allowed)
+            try await Task.sleep(for: .milliseconds(2600))
+            let refilled = try await limiter.check(key, cost: 5)
+            #expect(refilled.allowed && refilled.remaining == 0)
+        }
         await factory.pool.close()
     }
 
@@ -74,17 +80,21 @@ struct PrimitivesTests {
     func retryAfterIsExactToTheMillisecond(backend: Backend) async throws {
         let factory = try PrimitiveFactory(backend)
         let limiter = try factory.limiter(limit: 2, period: .seconds(2))  // one every second, burst 2
-        let started = ContinuousClock.now
-        #expect(try await limiter.check("k", cost: 2).allowed)
-        let denied = try await limiter.check("k")
-        let elapsed = ContinuousClock.now - started
-        #expect(!denied.allowed)
-        // The next unit is due one interval after the burst was taken, to the millisecond.
-        #expect(denied.retryAfter <= .seconds(1) && denied.retryAfter >= .seconds(1) - elapsed - .milliseconds(2))
-        #expect(denied.resetAfter <= .seconds(2) && denied.resetAfter >= .seconds(2) - elapsed - .milliseconds(2))
-        try await Task.sleep(for: denied.retryAfter + .milliseconds(5))
-        #expect(try await limiter.check("k").allowed)
-        await #expect(throws: MemoryError.self) { try await limiter.check("k", cost: 3) }
+        try await withDeadlineRetries { attempt in
+            let key = "k\(attempt)"
+            let started = ContinuousClock.now
+            #expect(try await limiter.check(key, cost: 2).allowed)
+            let denied = try await limiter.check(key)
+            let elapsed = ContinuousClock.now - started
+            try requireBefore(started + .seconds(1))
+            #expect(!denied.allowed)
+            // The next unit is due one interval after the burst was taken, to the millisecond.
+            #expect(denied.retryAfter <= .seconds(1) && denied.retryAfter >= .seconds(1) - elapsed - .milliseconds(2))
+            #expect(denied.resetAfter <= .seconds(2) && denied.resetAfter >= .seconds(2) - elapsed - .milliseconds(2))
+            try await Task.sleep(for: denied.retryAfter + .milliseconds(5))
+            #expect(try await limiter.check(key).allowed)
+            await #expect(throws: MemoryError.self) { try await limiter.check(key, cost: 3) }
+        }
         await factory.pool.close()
     }
 
@@ -116,19 +126,27 @@ struct PrimitivesTests {
     func abandonedLockFreesItselfAfterItsTTL(backend: Backend) async throws {
         let factory = try PrimitiveFactory(backend)
         let lock = factory.lock()
-        let vanished = try #require(try await lock.tryAcquire("job", ttl: .milliseconds(300)))
-        #expect(try await lock.tryAcquire("job", ttl: .seconds(1)) == nil)
-        do {
-            try await lock.withLock("job", ttl: .seconds(1), timeout: .milliseconds(50)) { _ in Issue.record("the lock is held") }
-        } catch let error as MemoryError {
-            #expect(error.code == .lockNotAcquired)
+        try await withDeadlineRetries { attempt in
+            let name = "job\(attempt)"
+            let started = ContinuousClock.now
+            let vanished = try #require(try await lock.tryAcquire(name, ttl: .milliseconds(1000)))
+            let second = try await lock.tryAcquire(name, ttl: .seconds(1))
+            var refused: MemoryError?
+            do {
+                try await lock.withLock(name, ttl: .seconds(1), timeout: .milliseconds(50)) { _ in }
+            } catch let error as MemoryError {
+                refused = error
+            }
+            try requireBefore(started + .milliseconds(1000))
+            #expect(second == nil)
+            #expect(refused?.code == .lockNotAcquired)
+            // Nobody releases it: acquire's backoff picks it up once the TTL has run out.
+            let next = try #require(try await lock.acquire(name, ttl: .seconds(1), timeout: .seconds(10)))
+            #expect(ContinuousClock.now - started >= .milliseconds(990))
+            #expect(next.fencingToken > vanished.fencingToken)
+            #expect(try await !lock.release(vanished))  // the old holder's late release does nothing
+            #expect(try await lock.release(next))
         }
-        let started = ContinuousClock.now
-        let next = try #require(try await lock.acquire("job", ttl: .seconds(1), timeout: .seconds(2)))
-        #expect(ContinuousClock.now - started < .milliseconds(1500))
-        #expect(next.fencingToken > vanished.fencingToken)
-        #expect(try await !lock.release(vanished))  // the old holder's late release does nothing
-        #expect(try await lock.release(next))
         await factory.pool.close()
     }
 
@@ -185,19 +203,27 @@ struct PrimitivesTests {
     func flagsAndActivityExpire(backend: Backend) async throws {
         let factory = try PrimitiveFactory(backend)
         let flags = factory.flags()
-        try await flags.enable("beta", for: .milliseconds(300))
-        try await flags.set("mode", value: "dark", ttl: .seconds(10))
-        #expect(try await flags.isEnabled("beta"))
-        #expect(try await flags.value(of: "mode") == "dark")
-        let activity = try factory.activity(capacity: 3, ttl: .milliseconds(300))
-        for event in ["login", "view", "click", "logout"] { try await activity.record("u1", event) }
-        #expect(try await activity.recentText("u1", limit: 10) == ["logout", "click", "view"])
-        #expect(try await activity.recentText("u1", limit: 2) == ["logout", "click"])
-        try await Task.sleep(for: .milliseconds(400))
-        #expect(try await !flags.isEnabled("beta"))
-        #expect(try await activity.recent("u1", limit: 10).isEmpty)
-        #expect(try await flags.clear("mode"))
-        #expect(try await flags.value(of: "mode") == nil)
+        let activity = try factory.activity(capacity: 3, ttl: .milliseconds(1000))
+        try await withDeadlineRetries { attempt in
+            let (flag, user) = ("beta\(attempt)", "u\(attempt)")
+            let started = ContinuousClock.now
+            try await flags.enable(flag, for: .milliseconds(1000))
+            try await flags.set("mode", value: "dark", ttl: .seconds(10))
+            let enabled = try await flags.isEnabled(flag)
+            for event in ["login", "view", "click", "logout"] { try await activity.record(user, event) }
+            let recent = try await activity.recentText(user, limit: 10)
+            let lastTwo = try await activity.recentText(user, limit: 2)
+            try requireBefore(started + .milliseconds(1000))
+            #expect(enabled)
+            #expect(try await flags.value(of: "mode") == "dark")
+            #expect(recent == ["logout", "click", "view"])
+            #expect(lastTwo == ["logout", "click"])
+            try await Task.sleep(for: .milliseconds(1100))
+            #expect(try await !flags.isEnabled(flag))
+            #expect(try await activity.recent(user, limit: 10).isEmpty)
+            #expect(try await flags.clear("mode"))
+            #expect(try await flags.value(of: "mode") == nil)
+        }
         await factory.pool.close()
     }
 }

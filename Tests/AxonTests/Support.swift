@@ -38,11 +38,42 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
 }
 
 /// Waits until `condition` holds or `limit` passes (for expiry, which Redis applies on its own clock).
-func eventually(within limit: Duration = .seconds(3), _ condition: () async throws -> Bool) async throws -> Bool {
+func eventually(within limit: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws -> Bool {
     let deadline = ContinuousClock.now + limit
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
         try await Task.sleep(for: .milliseconds(25))
     }
     return try await condition()
+}
+
+/// Thrown by a timing-dependent scenario when the machine was too slow for a check to mean anything: the check
+/// ended after the deadline it tests against. A loaded CI machine can stall a test process for seconds, and a
+/// key that expired during the stall says nothing about the code.
+struct MissedDeadline: Error {}
+
+/// Throws `MissedDeadline` once `deadline` has passed. Call it right after a check whose outcome is defined only
+/// before the deadline, and before asserting on that outcome.
+func requireBefore(_ deadline: ContinuousClock.Instant) throws {
+    if ContinuousClock.now >= deadline { throw MissedDeadline() }
+}
+
+/// Wall-clock form of `requireBefore`, for entries whose expiry is a `Date`.
+func requireBefore(_ deadline: Date) throws {
+    if Date() >= deadline { throw MissedDeadline() }
+}
+
+/// Runs a timing-dependent scenario until one attempt meets its deadlines, at most `attempts` times. Each attempt
+/// gets its number, to use fresh keys. Any other failure is final; missing the deadlines every time is recorded
+/// as an issue, so a slow machine never turns a timing test into one that checks nothing.
+func withDeadlineRetries(attempts: Int = 4, _ scenario: (_ attempt: Int) async throws -> Void) async throws {
+    for attempt in 1...attempts {
+        do {
+            try await scenario(attempt)
+            return
+        } catch is MissedDeadline {
+            continue
+        }
+    }
+    Issue.record("the machine was too slow for this test's deadlines in \(attempts) attempts")
 }

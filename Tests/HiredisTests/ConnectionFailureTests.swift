@@ -43,13 +43,13 @@ struct ConnectionFailureTests {
         let port = try freePort()
         let started = ContinuousClock.now
         do {
-            _ = try await RedisConnection.connect(RedisConfiguration(host: "127.0.0.1", port: port))
+            _ = try await RedisConnection.connect(RedisConfiguration(host: "127.0.0.1", port: port, connectTimeout: .seconds(30)))
             Issue.record("nothing listens there")
         } catch {
             #expect(error.code == .connectionRefused)
             #expect(error.message.contains("127.0.0.1:\(port)"))
         }
-        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(ContinuousClock.now - started < stallAllowance)  // refused at once, not after the connect timeout
     }
 
     @Test func connectTimeoutWhenTheHandshakeNeverCompletes() async throws {
@@ -58,14 +58,14 @@ struct ConnectionFailureTests {
         let configuration = RedisConfiguration(host: "127.0.0.1", port: listener.port, connectTimeout: .milliseconds(300))
         let started = ContinuousClock.now
         do {
-            _ = try await withDeadline(.seconds(5)) { try await RedisConnection.connect(configuration) }
+            _ = try await withDeadline(.seconds(20)) { try await RedisConnection.connect(configuration) }
             Issue.record("a silent listener must not complete the handshake")
         } catch let error as RedisError {
             #expect(error.code == .connectTimeout)
             #expect(error.message.contains("127.0.0.1:\(listener.port)"))
         }
         let elapsed = ContinuousClock.now - started
-        #expect(elapsed >= .milliseconds(290) && elapsed < .seconds(3))
+        #expect(elapsed >= .milliseconds(290) && elapsed < .milliseconds(300) + stallAllowance)
     }
 
     @Test func commandTimeoutFailsEveryInFlightCommand() async throws {
@@ -75,7 +75,7 @@ struct ConnectionFailureTests {
         #expect(try await connection.send("PING") == .status("PONG"))
         server.pause()
         let started = ContinuousClock.now
-        let codes = try await withDeadline(.seconds(5)) {
+        let codes = try await withDeadline(.seconds(20)) {
             await withTaskGroup(of: RedisError.Code?.self) { group in
                 for index in 0..<20 {
                     group.addTask {
@@ -95,7 +95,7 @@ struct ConnectionFailureTests {
         let elapsed = ContinuousClock.now - started
         #expect(codes.count == 20)
         #expect(codes.allSatisfy { $0 == .commandTimeout })
-        #expect(elapsed >= .milliseconds(390) && elapsed < .seconds(2))
+        #expect(elapsed >= .milliseconds(390) && elapsed < .milliseconds(400) + stallAllowance)
         // Later sends fail at once with the same reason.
         await #expect {
             try await connection.send("PING")
@@ -108,9 +108,9 @@ struct ConnectionFailureTests {
     @Test func serverKilledWithSixtyFourInFlightFailsEachExactlyOnce() async throws {
         let server = try await RedisServerProcess.start()
         defer { server.stop() }
-        let connection = try await RedisConnection.connect(server.configuration())
+        let connection = try await RedisConnection.connect(server.configuration(commandTimeout: .seconds(30)))
         server.pause()
-        let results = try await withDeadline(.seconds(10)) {
+        let results = try await withDeadline(.seconds(20)) {
             await withTaskGroup(of: RedisError.Code?.self) { group in
                 for index in 0..<64 {
                     group.addTask {
@@ -134,7 +134,7 @@ struct ConnectionFailureTests {
         #expect(connection.inFlightCount == 0)
         let started = ContinuousClock.now
         await #expect(throws: RedisError.self) { try await connection.send("PING") }
-        #expect(ContinuousClock.now - started < .milliseconds(100))
+        #expect(ContinuousClock.now - started < stallAllowance)  // at once, not after the 30 s command timeout
     }
 
     @Test func aPeerThatVanishesMidWriteDoesNotRaiseSIGPIPE() async throws {

@@ -175,10 +175,17 @@ struct RedisConnectionTests {
     @Test func closeWaitsForInFlightRepliesThenRefusesNewCommands() async throws {
         let connection = try await SharedServer.connect()
         let key = uniqueKey()
+        let answered = Locked(0)
         let results = try await withThrowingTaskGroup(of: RedisReply.self) { group in
-            for _ in 0..<200 { group.addTask { try await connection.send("INCR", key) } }
-            // Let the sends reach the connection's queue before closing behind them.
-            try await Task.sleep(for: .milliseconds(50))
+            for _ in 0..<200 {
+                group.addTask {
+                    let reply = try await connection.send("INCR", key)
+                    answered.withLock { $0 += 1 }
+                    return reply
+                }
+            }
+            // Close behind the sends once every one has reached the connection (in flight or answered).
+            while connection.inFlightCount + answered.value < 200 { try await Task.sleep(for: .milliseconds(1)) }
             await connection.close()
             var replies: [RedisReply] = []
             for try await reply in group { replies.append(reply) }
@@ -207,7 +214,8 @@ struct RedisConnectionTests {
         }
         let observer = try await SharedServer.connect()
         var gone = false
-        for _ in 0..<100 where !gone {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !gone && ContinuousClock.now < deadline {
             let clients = try await observer.send("CLIENT", "LIST").string()
             gone = !clients.contains("name=\(name)")
             if !gone { try await Task.sleep(for: .milliseconds(20)) }
