@@ -144,7 +144,7 @@ struct ConnectionFailureTests {
         let killer = try await RedisConnection.connect(server.configuration())
         let id = try await victim.send("CLIENT", "ID").int()
         let value = [UInt8](repeating: 7, count: 1 << 20)
-        let failures = try await withDeadline(.seconds(10)) {
+        let failures = try await withDeadline(.seconds(20)) {
             await withTaskGroup(of: Bool.self) { group in
                 for index in 0..<32 {
                     group.addTask { (try? await victim.send("SET", "big:\(index)", value)) == nil }
