@@ -39,28 +39,40 @@ struct BenchSuite {
                 var result = BenchResult(
                     group: workload.group, workload: workload.name, concurrency: concurrency,
                     histogram: measurement.histogram, elapsedNanoseconds: measurement.elapsedNanoseconds)
-                result.baselineKey = workload.baseline?.key
+                result.baselineKey = workload.baselineKey
                 results.append(result)
             }
         }
-        await memory.cleanUp()
         if !options.noBaselines {
-            let baselines = try runBaselines(for: workloads, endpoint: configuration.endpoint)
+            // Before the clean-up: prepared baselines call scripts on the data the workloads stored.
+            let baselines = try await runBaselines(for: workloads, measured: results, endpoint: configuration.endpoint)
             results = Self.attachRatios(results, baselines: baselines) + baselines
         }
+        await memory.cleanUp()
         await connection.close()
         return results
     }
 
-    private func runBaselines(for workloads: [Workload], endpoint: RedisConfiguration.Endpoint) throws -> [BenchResult] {
+    /// Runs each baseline once per concurrency; `measured` sizes redis-benchmark's request count so that it
+    /// takes about as long as our row did (a 25 ms text recall must not run 15,000 times).
+    private func runBaselines(
+        for workloads: [Workload], measured: [BenchResult], endpoint: RedisConfiguration.Endpoint
+    ) async throws -> [BenchResult] {
         guard case .tcp(let host, let port) = endpoint else { return [] }
         var commands: [BaselineCommand] = []
-        for workload in workloads { if let command = workload.baseline, !commands.contains(command) { commands.append(command) } }
+        for workload in workloads {
+            var command = workload.baseline
+            if command == nil, let prepared = workload.prepared, !commands.contains(where: { $0.key == prepared.key }) {
+                progress("preparing the \(prepared.key) baseline")
+                command = try await prepared.make()
+            }
+            if let command, !commands.contains(command) { commands.append(command) }
+        }
         var results: [BenchResult] = []
         let sync = HiredisSyncBaseline(host: host, port: port)
         for command in commands {
             progress("hiredis-sync.\(command.key) c=1")
-            let measurement = try sync.run(command.arguments, limits: options.limits)
+            let measurement = try sync.run(command, limits: options.limits)
             results.append(BenchResult(
                 group: "baseline", workload: "hiredis-sync.\(command.key)", concurrency: 1,
                 histogram: measurement.histogram, elapsedNanoseconds: measurement.elapsedNanoseconds))
@@ -69,16 +81,19 @@ struct BenchSuite {
             progress("redis-benchmark not installed: its baseline rows are skipped")
             return results
         }
-        var levels = options.concurrencyLevels
-        for workload in workloads { for level in workload.fixedConcurrency ?? [] where !levels.contains(level) { levels.append(level) } }
         for command in commands {
+            guard let single = command.single else { continue }  // a sequence: the sync loop only
+            // At one caller (beside the sync loop) and at each concurrency one of our rows compares with it.
+            let levels = Set([1] + measured.filter { $0.baselineKey == command.key }.map(\.concurrency))
             for concurrency in levels.sorted() {
                 progress("redis-benchmark.\(command.key) c=\(concurrency)")
-                let requests = options.operations ?? max(10_000, Int(options.duration * (concurrency == 1 ? 30_000 : 150_000)))
+                var requests = options.operations ?? max(10_000, Int(options.duration * (concurrency == 1 ? 30_000 : 150_000)))
+                let ours = measured.filter { $0.baselineKey == command.key && $0.concurrency == concurrency }.map(\.opsPerSecond).max()
+                if let ours, ours > 0 { requests = min(requests, max(2 * concurrency, Int(ours * 1.5 * options.duration))) }
                 results.append(try redisBenchmark.run(
                     name: "redis-benchmark.\(command.key)",
-                    command: command.arguments.map { String(decoding: $0, as: UTF8.self) },
-                    concurrency: concurrency, requests: requests, valueSize: options.valueSize))
+                    command: single.map { String(decoding: $0, as: UTF8.self) },
+                    concurrency: concurrency, requests: requests, unique: command.hasUniqueMarker, valueSize: options.valueSize))
             }
         }
         return results

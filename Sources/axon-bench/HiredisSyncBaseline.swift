@@ -7,27 +7,18 @@ struct HiredisSyncBaseline {
     let host: String
     let port: Int
 
-    /// Runs `arguments` sequentially for the limits and returns the latency histogram.
-    func run(_ arguments: [[UInt8]], limits: RunLimits) throws(BenchError) -> WorkloadRunner.Measurement {
+    /// Runs `command`'s steps (one by one, or appended then read when `pipelined`), one operation after another, for the limits and returns the latency
+    /// histogram. A `uniqueMarker` in an argument becomes a per-operation counter, set before the clock starts.
+    func run(_ command: BaselineCommand, limits: RunLimits) throws(BenchError) -> WorkloadRunner.Measurement {
         guard let context = redisConnect(host, Int32(port)) else { throw BenchError("hiredis could not allocate a context") }
         defer { redisFree(context) }
         if context.pointee.err != 0 {
             let reason = withUnsafeBytes(of: context.pointee.errstr) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             throw BenchError("cannot reach Redis at \(host):\(port) with hiredis: \(reason)")
         }
-        let count = Int32(arguments.count)
-        let lengths = arguments.map(\.count)
-        let pointers = arguments.map { bytes -> UnsafeMutablePointer<CChar> in
-            let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: max(bytes.count, 1))
-            bytes.withUnsafeBufferPointer { source in
-                source.withMemoryRebound(to: CChar.self) { chars in
-                    if let base = chars.baseAddress { pointer.initialize(from: base, count: bytes.count) }
-                }
-            }
-            return pointer
-        }
-        defer { pointers.forEach { $0.deallocate() } }
-        var argv = pointers.map { UnsafePointer($0) as UnsafePointer<CChar>? }
+        let unique = command.hasUniqueMarker
+        let marker = Array(BaselineCommand.uniqueMarker.utf8)
+        var steps = command.steps.map(ArgumentVector.init)
 
         var histogram = WorkloadRunner.newHistogram()
         let start = DispatchTime.now().uptimeNanoseconds
@@ -36,12 +27,30 @@ struct HiredisSyncBaseline {
         let quota = limits.maxOperations ?? Int.max
         var now = start
         var lastFinish = measureFrom
+        var operation = 0
         while now < measureUntil && Int(histogram.totalCount) < quota {
-            let began = now
-            guard let reply = redisCommandArgv(context, count, &argv, lengths) else {
-                throw BenchError("hiredis lost the connection to \(host):\(port)")
+            if unique {
+                let counter = Array(String(operation).utf8)
+                steps = command.steps.map { ArgumentVector($0.map { $0.replacing(marker, with: counter) }) }
+                operation += 1
+                now = DispatchTime.now().uptimeNanoseconds
             }
-            freeReplyObject(reply)
+            let began = now
+            if command.pipelined {
+                for step in steps { step.append(on: context) }
+                for _ in steps {
+                    var reply: UnsafeMutableRawPointer?
+                    guard redisGetReply(context, &reply) == REDIS_OK, let reply else {
+                        throw BenchError("hiredis lost the connection to \(host):\(port)")
+                    }
+                    freeReplyObject(reply)
+                }
+            } else {
+                for step in steps {
+                    guard let reply = step.send(on: context) else { throw BenchError("hiredis lost the connection to \(host):\(port)") }
+                    freeReplyObject(reply)
+                }
+            }
             now = DispatchTime.now().uptimeNanoseconds
             if began >= measureFrom {
                 _ = histogram.record(now - began)
@@ -49,5 +58,38 @@ struct HiredisSyncBaseline {
             }
         }
         return WorkloadRunner.Measurement(histogram: histogram, elapsedNanoseconds: lastFinish - measureFrom)
+    }
+}
+
+/// One command as the `argv`/`argvlen` arrays `redisCommandArgv` takes; owns the copies it points at.
+private final class ArgumentVector {
+    private let pointers: [UnsafeMutablePointer<CChar>]
+    private var argv: [UnsafePointer<CChar>?]
+    private let lengths: [Int]
+
+    init(_ arguments: [[UInt8]]) {
+        lengths = arguments.map(\.count)
+        pointers = arguments.map { bytes in
+            let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: max(bytes.count, 1))
+            bytes.withUnsafeBufferPointer { source in
+                source.withMemoryRebound(to: CChar.self) { chars in
+                    if let base = chars.baseAddress { pointer.initialize(from: base, count: bytes.count) }
+                }
+            }
+            return pointer
+        }
+        argv = pointers.map { UnsafePointer($0) }
+    }
+
+    deinit { pointers.forEach { $0.deallocate() } }
+
+    /// Sends the command and waits for its reply; `nil` when the connection failed. Free the reply.
+    func send(on context: UnsafeMutablePointer<redisContext>) -> UnsafeMutableRawPointer? {
+        redisCommandArgv(context, Int32(lengths.count), &argv, lengths)
+    }
+
+    /// Adds the command to the output buffer; the first `redisGetReply` writes everything appended.
+    func append(on context: UnsafeMutablePointer<redisContext>) {
+        _ = redisAppendCommandArgv(context, Int32(lengths.count), &argv, lengths)
     }
 }

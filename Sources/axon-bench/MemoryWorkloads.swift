@@ -13,24 +13,42 @@ enum MemoryWorkloads {
         let run = UUID().uuidString.prefix(8)
         let adapter = RedisAdapter(pool: pool, namespace: "bench-\(run)")
         let recallAdapter = RedisAdapter(pool: pool, namespace: "bench-recall-\(run)")
-        let config = MemoryConfig(
-            ephemeral: try EphemeralPolicy(ttl: .seconds(60)),
-            session: try SessionPolicy(ttl: .seconds(600), maxEntries: 20_000, refreshOnRead: false))
+        let ephemeral = try EphemeralPolicy(ttl: .seconds(60))
+        let session = try SessionPolicy(ttl: .seconds(600), maxEntries: 20_000, refreshOnRead: false)
+        let config = MemoryConfig(ephemeral: ephemeral, session: session)
+        let ephemeralPolicy = ephemeral.tierPolicy
         let memory = try MemorySystem(config: config, redis: adapter)
         let recallMemory = try MemorySystem(config: config, redis: recallAdapter)
         let state = Setup(pool: pool, memory: memory, recallMemory: recallMemory, progress: progress)
         let needle = MemoryFilter(tags: ["needle"])
+        // Both tag-recall rows compare with the same script call (run after both, with the unrelated keys present).
+        let recallByTag: @Sendable () async throws -> BaselineCommand = {
+            try await state.fillRecallNamespace()
+            let command = try await recallAdapter.entriesCommand(tier: .session, allTags: ["needle"], anyTags: [], words: [], now: Date())
+            return BaselineCommand(key: "memory.recall.tag", commands: [command])
+        }
         let workloads = [
             Workload(group: "memory", name: "memory.store", baseline: nil) { concurrency, limits in
                 try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { worker in
                     _ = try await memory.store("bench entry from worker \(worker)", importance: 0.5, tier: .ephemeral, tags: ["bench"])
                 }
+            }.comparedWith("memory.store") {
+                // The same entry as worker 0's, under a fresh id per operation.
+                let now = Date()
+                let entry = MemoryEntry(
+                    id: BaselineCommand.uniqueMarker, text: "bench entry from worker 0", tier: .ephemeral, importance: 0.5, tags: ["bench"],
+                    createdAt: now, expiresAt: now + 60, lastAccessedAt: now)
+                return BaselineCommand(key: "memory.store", commands: [try await adapter.storeCommand(entry, policy: ephemeralPolicy, now: now)])
             },
             Workload(group: "memory", name: "memory.get", baseline: nil) { concurrency, limits in
                 let id = try await memory.store("the entry every get reads", tier: .ephemeral, tags: ["bench"])
                 return try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { _ in
                     _ = try await memory.get(id, tier: .ephemeral)
                 }
+            }.comparedWith("memory.get") {
+                let id = try await memory.store("the entry every get reads", tier: .ephemeral, tags: ["bench"])
+                let command = try await adapter.getCommand(id: id, tier: .ephemeral, policy: ephemeralPolicy, now: Date())
+                return BaselineCommand(key: "memory.get", commands: [command])
             },
             Workload(group: "memory", name: "memory.forget", baseline: nil) { concurrency, limits in
                 let ids = try await state.storeForForget(count: 20_000)
@@ -39,6 +57,9 @@ enum MemoryWorkloads {
                     let index = next.increment()
                     _ = try await memory.forget(index < ids.count ? ids[index] : "absent\(index)", tier: .ephemeral)
                 }
+            }.comparedWith("memory.forget") {
+                // Each operation forgets an entry that does not exist: a little less server work than ours.
+                BaselineCommand(key: "memory.forget", commands: [try await adapter.forgetCommand(id: BaselineCommand.uniqueMarker, tier: .ephemeral)])
             },
             Workload(group: "memory", name: "memory.recall.tag", baseline: nil) { concurrency, limits in
                 try await state.fillRecallNamespace()
@@ -46,7 +67,7 @@ enum MemoryWorkloads {
                     let found = try await recallMemory.recall("", tier: .session, filter: needle, limit: 10)
                     guard found.count == 10 else { throw BenchError("recall by tag found \(found.count) entries, expected 10") }
                 }
-            },
+            }.comparedWith("memory.recall.tag", recallByTag),
             Workload(group: "memory", name: "memory.recall.tag.unrelated100k", baseline: nil) { concurrency, limits in
                 try await state.fillRecallNamespace()
                 try await state.addUnrelatedKeys(100_000)
@@ -54,12 +75,17 @@ enum MemoryWorkloads {
                     let found = try await recallMemory.recall("", tier: .session, filter: needle, limit: 10)
                     guard found.count == 10 else { throw BenchError("recall by tag found \(found.count) entries, expected 10") }
                 }
-            },
+            }.comparedWith("memory.recall.tag", recallByTag),
             Workload(group: "memory", name: "memory.recall.text", baseline: nil) { concurrency, limits in
                 try await state.fillRecallNamespace()
                 return try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { _ in
                     _ = try await recallMemory.recall("needle seven", tier: .session, limit: 10)
                 }
+            }.comparedWith("memory.recall.text") {
+                try await state.fillRecallNamespace()
+                let words = RecallRanking(query: "needle seven").queryWords
+                let command = try await recallAdapter.entriesCommand(tier: .session, allTags: [], anyTags: [], words: words, now: Date())
+                return BaselineCommand(key: "memory.recall.text", commands: [command])
             },
         ]
         return (workloads, { await state.cleanUp() })

@@ -12,6 +12,8 @@ enum PrimitiveWorkloads {
                 try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { worker in
                     _ = try await limiter.check("subject-\(worker)")
                 }
+            }.comparedWith("ratelimit.check") {
+                BaselineCommand(key: "ratelimit.check", commands: [try await limiter.checkCommand("subject-0", cost: 1)])
             },
             Workload(group: "primitives", name: "lock.acquire-release", baseline: nil) { concurrency, limits in
                 try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { worker in
@@ -21,6 +23,10 @@ enum PrimitiveWorkloads {
                     }
                     _ = try await lock.release(lease)
                 }
+            }.comparedWith("lock.acquire-release") {
+                // Two requests per operation: the sync loop runs both; redis-benchmark cannot, so no row of its own.
+                let commands = try await lock.acquireReleaseCommands("bench-baseline", token: "baseline-token", ttl: .seconds(10))
+                return BaselineCommand(key: "lock.acquire-release", commands: commands)
             },
         ]
     }

@@ -17,8 +17,9 @@ struct RedisBenchmarkBaseline {
         self.port = port
     }
 
-    /// Runs `redis-benchmark` with `arguments` (a command, or `-t name`) and parses its CSV line.
-    func run(name: String, command: [String], concurrency: Int, requests: Int, pipeline: Int = 1, valueSize: Int)
+    /// Runs `redis-benchmark` with `command` and parses its CSV line. With `unique`, every request gets its own
+    /// random number where the command says `__rand_int__` (`-r`).
+    func run(name: String, command: [String], concurrency: Int, requests: Int, pipeline: Int = 1, unique: Bool = false, valueSize: Int)
         throws(BenchError) -> BenchResult
     {
         let process = Process()
@@ -26,7 +27,7 @@ struct RedisBenchmarkBaseline {
         process.arguments = [
             "-h", host, "-p", "\(port)", "-c", "\(concurrency)", "-n", "\(requests)", "-P", "\(pipeline)",
             "-d", "\(valueSize)", "--csv",
-        ] + command
+        ] + (unique ? ["-r", "1000000000000"] : []) + command
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

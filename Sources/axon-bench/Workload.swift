@@ -8,6 +8,8 @@ struct Workload: Sendable {
     let name: String
     /// The command the baselines run for comparison (`get` → `hiredis-sync.get`, `redis-benchmark.get`), if any.
     let baseline: BaselineCommand?
+    /// A baseline built once the workload's data exists, when `baseline` is `nil`.
+    private(set) var prepared: PreparedBaseline?
     /// Concurrency levels this workload always runs at (a fixed shape), instead of `--concurrency`.
     var fixedConcurrency: [Int]? = nil
     /// Runs the workload at a concurrency.
@@ -23,63 +25,21 @@ struct Workload: Sendable {
         self.fixedConcurrency = fixedConcurrency.isEmpty ? nil : fixedConcurrency
         self.run = run
     }
+
+    /// The key of whichever baseline this workload is compared with.
+    var baselineKey: String? { baseline?.key ?? prepared?.key }
+
+    /// This workload compared with the request(s) `make` returns, built after every workload ran and before
+    /// the clean-up (the exact script call on data the workload stored).
+    func comparedWith(_ key: String, _ make: @escaping @Sendable () async throws -> BaselineCommand) -> Workload {
+        var copy = self
+        copy.prepared = PreparedBaseline(key: key, make: make)
+        return copy
+    }
 }
 
-/// A command both baselines can run: hiredis' sync loop with `arguments`, redis-benchmark with the same.
-struct BaselineCommand: Sendable, Hashable {
+/// A baseline whose request exists only once the workload's data does.
+struct PreparedBaseline: Sendable {
     let key: String
-    let arguments: [[UInt8]]
-
-    /// GET of the bench key, SET of it to `value`, DEL of an absent key: the rows every client group has.
-    static func standard(value: [UInt8]) -> (get: BaselineCommand, set: BaselineCommand, del: BaselineCommand) {
-        let key = Array("bench:{axon}:key".utf8)
-        return (
-            BaselineCommand(key: "get", arguments: [Array("GET".utf8), key]),
-            BaselineCommand(key: "set", arguments: [Array("SET".utf8), key, value]),
-            BaselineCommand(key: "del", arguments: [Array("DEL".utf8), Array("bench:{axon}:absent".utf8)]))
-    }
-
-    /// The same command for our clients.
-    var command: RedisCommand {
-        RedisCommand(String(decoding: arguments[0], as: UTF8.self), arguments: arguments.dropFirst().map { $0 as any RedisArgument })
-    }
-}
-
-/// The raw-command workloads on one connection: plain path and fast path (caller on the connection's executor).
-enum ConnectionWorkloads {
-    static func make(connection: RedisConnection, value: [UInt8]) -> [Workload] {
-        let (get, set, del) = BaselineCommand.standard(value: value)
-        var workloads: [Workload] = []
-        for baseline in [get, set, del] {
-            let command = baseline.command
-            for fast in [false, true] {
-                workloads.append(Workload(
-                    group: "connection", name: "connection.\(baseline.key)\(fast ? ".fast" : "")", baseline: baseline
-                ) { concurrency, limits in
-                    try await WorkloadRunner.run(concurrency: concurrency, limits: limits, executor: fast ? connection.executor : nil) { _ in
-                        _ = try await connection.send(command)
-                    }
-                })
-            }
-        }
-        var pairs: [RedisCommand] = []
-        for index in 0..<100 {
-            pairs.append(RedisCommand("SET", "bench:{axon}:p:\(index)", value))
-            pairs.append(RedisCommand("GET", "bench:{axon}:p:\(index)"))
-        }
-        workloads.append(Workload(group: "shapes", name: "shape.connection.get", baseline: get, fixedConcurrency: 1, 50) {
-            concurrency, limits in
-            try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { _ in _ = try await connection.send(get.command) }
-        })
-        for fast in [false, true] {
-            workloads.append(Workload(
-                group: "connection", name: "connection.pipeline.setget100\(fast ? ".fast" : "")", baseline: nil
-            ) { [pairs] concurrency, limits in
-                try await WorkloadRunner.run(concurrency: concurrency, limits: limits, executor: fast ? connection.executor : nil) { _ in
-                    _ = try await connection.pipeline(pairs)
-                }
-            })
-        }
-        return workloads
-    }
+    let make: @Sendable () async throws -> BaselineCommand
 }

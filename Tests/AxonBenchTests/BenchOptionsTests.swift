@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Hiredis
 import Histogram
 import Testing
 @testable import axon_bench
@@ -66,6 +67,15 @@ struct BenchOptionsTests {
         #expect(attached[1].baselineRatio == 2)
     }
 
+    @Test func baselineCommandsCarryEveryStepAndTheUniqueMarker() {
+        let store = BaselineCommand(key: "s", commands: [RedisCommand("HSET", "e:\(BaselineCommand.uniqueMarker)", "f", "v")])
+        #expect(store.single == [Array("HSET".utf8), Array("e:__rand_int__".utf8), Array("f".utf8), Array("v".utf8)])
+        #expect(store.hasUniqueMarker && !store.pipelined)
+        #expect(store.command == RedisCommand("HSET", "e:__rand_int__", "f", "v"))
+        let pair = BaselineCommand(key: "p", commands: [RedisCommand("SET", "k", "v"), RedisCommand("GET", "k")], pipelined: true)
+        #expect(pair.single == nil && pair.steps.count == 2 && !pair.hasUniqueMarker && pair.pipelined)
+    }
+
     @Test func jsonUsesTheDocumentedKeys() throws {
         let result = BenchResult(group: "g", workload: "w", concurrency: 1, ops: 1, p50: 1, p99: 2, max: 3, opsPerSecond: 4)
         let text = String(decoding: try Report.json([result]), as: UTF8.self)
@@ -95,8 +105,14 @@ struct BenchSmokeTests {
             "pool.get", "pool.set", "pool.del", "shape.connection.get", "shape.pool20.get", "shape.pool16.get",
             "memory.store", "memory.get", "memory.forget", "memory.recall.tag", "memory.recall.tag.unrelated100k",
             "memory.recall.text", "ratelimit.check", "lock.acquire-release", "hiredis-sync.get", "redis-benchmark.get",
+            "hiredis-sync.memory.store", "hiredis-sync.memory.get", "hiredis-sync.memory.recall.tag", "hiredis-sync.lock.acquire-release",
+            "hiredis-sync.pipeline.setget100", "redis-benchmark.memory.get", "redis-benchmark.ratelimit.check",
         ] {
             #expect(names.contains(expected), "missing row \(expected)")
+        }
+        // Every row of ours at one caller is compared with the same request(s) from the sync hiredis loop.
+        for row in results where row.group != "baseline" && row.concurrency == 1 {
+            #expect(row.baseline?.hasPrefix("hiredis-sync.") == true && (row.baselineRatio ?? 0) > 0, "\(row.workload) has no ratio")
         }
         for row in results where row.ops > 0 {
             let p50 = try #require(row.p50Microseconds)

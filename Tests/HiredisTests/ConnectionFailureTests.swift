@@ -159,4 +159,24 @@ struct ConnectionFailureTests {
         #expect(try await killer.send("PING") == .status("PONG"))
         await killer.close()
     }
+
+    @Test func scriptsReloadAfterScriptFlushAndShowTheirCommand() async throws {
+        let server = try await RedisServerProcess.start()
+        defer { server.stop() }
+        let connection = try await RedisConnection.connect(server.configuration())
+        let script = RedisScript("return {KEYS[1], ARGV[1]}")
+        let expected = RedisReply.array([.bulk(Array("k".utf8)), .bulk(Array("a".utf8))])
+        #expect(try await script.run(on: connection, keys: ["k"], arguments: ["a"]) == expected)
+        // What `run` sends, for another client: EVALSHA with the digest SCRIPT LOAD returned.
+        let command = try await script.command(on: connection, keys: ["k"], arguments: ["a"])
+        let digest = try await connection.send("SCRIPT", "LOAD", script.source).string()
+        #expect(command.arguments == [Array("EVALSHA".utf8), Array(digest.utf8), Array("1".utf8), Array("k".utf8), Array("a".utf8)])
+        #expect(try await connection.send(command) == expected)
+        // After a flush (a restart or failover loses scripts too) the next run reloads it once, transparently.
+        _ = try await connection.send("SCRIPT", "FLUSH")
+        await #expect(throws: RedisError.self) { try await connection.send(command) }
+        #expect(try await script.run(on: connection, keys: ["k"], arguments: ["a"]) == expected)
+        #expect(try await connection.send("SCRIPT", "EXISTS", digest) == .array([.integer(1)]))
+        await connection.close()
+    }
 }

@@ -79,5 +79,8 @@ struct RedisConfigurationTests {
         #expect(command.encoded == Array("*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n".utf8) + [0, 13, 10] + Array("\r\n$2\r\n42\r\n$3\r\n1.5\r\n".utf8))
         #expect(command.argumentCount == 5)
         #expect("\(command)" == "SET (4 arguments)")
+        #expect(command.arguments == [Array("SET".utf8), [107], [0, 13, 10], Array("42".utf8), Array("1.5".utf8)])
+        #expect(RedisCommand("PING").arguments == [Array("PING".utf8)])
+        #expect(RedisCommand("ECHO", "").arguments == [Array("ECHO".utf8), []])
     }
 }

@@ -61,43 +61,21 @@ public final class RedisAdapter: MemoryAdapter {
     }
 
     public func store(_ entry: MemoryEntry, policy: TierPolicy, now: Date) async throws -> [String] {
-        let tier = entry.tier
-        let tagHex = entry.tags.map(RedisKeyspace.hex)
-        var scriptKeys: [any RedisArgument] = [keys.entry(tier, entry.id), keys.tierIndex(tier), keys.priorityIndex(tier)]
-        scriptKeys.append(contentsOf: tagHex.map { keys.tagPrefix(tier) + $0 } as [any RedisArgument])
-        var arguments: [any RedisArgument] = [
-            entry.id, Milliseconds.of(now), Milliseconds.of(entry.expiresAt), policy.maxEntries ?? 0,
-            keys.entryPrefix(tier), keys.tagPrefix(tier), entry.importance,
-        ]
-        arguments.append(contentsOf: EntryCodec.fields(of: entry, tagHex: tagHex))
-        let reply = try await MemoryScripts.store.run(on: pool, keys: scriptKeys, arguments: arguments)
-        return try reply.array().map { try $0.string() }
+        try await storeCall(entry, policy: policy, now: now).run(on: pool).array().map { try $0.string() }
     }
 
     public func get(id: String, tier: MemoryTier, policy: TierPolicy, now: Date) async throws -> MemoryEntry? {
-        let nowMs = Milliseconds.of(now)
-        let target = policy.refreshOnRead ? nowMs + policy.ttlMilliseconds : 0
-        let reply = try await MemoryScripts.get.run(
-            on: pool, keys: [keys.entry(tier, id), keys.tierIndex(tier), keys.priorityIndex(tier)],
-            arguments: [id, nowMs, target, keys.tagPrefix(tier)])
+        let reply = try await getCall(id: id, tier: tier, policy: policy, now: now).run(on: pool)
         if reply.isNull { return nil }
         return try EntryCodec.entry(id: id, tier: tier, hash: reply.array())
     }
 
     public func forget(id: String, tier: MemoryTier) async throws -> Bool {
-        let reply = try await MemoryScripts.forget.run(
-            on: pool, keys: [keys.entry(tier, id), keys.tierIndex(tier), keys.priorityIndex(tier)],
-            arguments: [id, keys.entryPrefix(tier), keys.tagPrefix(tier)])
-        return try reply.int() == 1
+        try await forgetCall(id: id, tier: tier).run(on: pool).int() == 1
     }
 
     public func entries(tier: MemoryTier, allTags: [String], anyTags: [String], words: [String], now: Date) async throws -> [MemoryEntry] {
-        var scriptKeys: [any RedisArgument] = [keys.tierIndex(tier), keys.priorityIndex(tier)]
-        scriptKeys.append(contentsOf: allTags.map { keys.tag(tier, $0) } as [any RedisArgument])
-        scriptKeys.append(contentsOf: anyTags.map { keys.tag(tier, $0) } as [any RedisArgument])
-        var arguments: [any RedisArgument] = [Milliseconds.of(now), allTags.count, keys.entryPrefix(tier)]
-        arguments.append(contentsOf: words as [any RedisArgument])
-        let reply = try await MemoryScripts.query.run(on: pool, keys: scriptKeys, arguments: arguments)
+        let reply = try await entriesCall(tier: tier, allTags: allTags, anyTags: anyTags, words: words, now: now).run(on: pool)
         let flat = try reply.array()
         var entries: [MemoryEntry] = []
         entries.reserveCapacity(flat.count / 2)
@@ -121,6 +99,81 @@ public final class RedisAdapter: MemoryAdapter {
             on: pool, keys: [keys.tierIndex(tier), keys.priorityIndex(tier)],
             arguments: [Milliseconds.of(now), keys.entryPrefix(tier), keys.tagPrefix(tier)])
         return Int(try reply.int())
+    }
+
+    // MARK: Script invocations
+
+    /// One script with its keys and arguments: what an operation runs, and what its `…Command` twin returns.
+    private struct ScriptCall {
+        let script: RedisScript
+        let keys: [any RedisArgument]
+        let arguments: [any RedisArgument]
+
+        func run(on pool: RedisConnectionPool) async throws -> RedisReply {
+            try await script.run(on: pool, keys: keys, arguments: arguments)
+        }
+
+        func command(on pool: RedisConnectionPool) async throws -> RedisCommand {
+            try await script.command(on: pool, keys: keys, arguments: arguments)
+        }
+    }
+
+    private func storeCall(_ entry: MemoryEntry, policy: TierPolicy, now: Date) -> ScriptCall {
+        let tier = entry.tier
+        let tagHex = entry.tags.map(RedisKeyspace.hex)
+        var scriptKeys: [any RedisArgument] = [keys.entry(tier, entry.id), keys.tierIndex(tier), keys.priorityIndex(tier)]
+        scriptKeys.append(contentsOf: tagHex.map { keys.tagPrefix(tier) + $0 } as [any RedisArgument])
+        var arguments: [any RedisArgument] = [
+            entry.id, Milliseconds.of(now), Milliseconds.of(entry.expiresAt), policy.maxEntries ?? 0,
+            keys.entryPrefix(tier), keys.tagPrefix(tier), entry.importance,
+        ]
+        arguments.append(contentsOf: EntryCodec.fields(of: entry, tagHex: tagHex))
+        return ScriptCall(script: MemoryScripts.store, keys: scriptKeys, arguments: arguments)
+    }
+
+    private func getCall(id: String, tier: MemoryTier, policy: TierPolicy, now: Date) -> ScriptCall {
+        let nowMs = Milliseconds.of(now)
+        let target = policy.refreshOnRead ? nowMs + policy.ttlMilliseconds : 0
+        return ScriptCall(
+            script: MemoryScripts.get, keys: [keys.entry(tier, id), keys.tierIndex(tier), keys.priorityIndex(tier)],
+            arguments: [id, nowMs, target, keys.tagPrefix(tier)])
+    }
+
+    private func forgetCall(id: String, tier: MemoryTier) -> ScriptCall {
+        ScriptCall(
+            script: MemoryScripts.forget, keys: [keys.entry(tier, id), keys.tierIndex(tier), keys.priorityIndex(tier)],
+            arguments: [id, keys.entryPrefix(tier), keys.tagPrefix(tier)])
+    }
+
+    private func entriesCall(tier: MemoryTier, allTags: [String], anyTags: [String], words: [String], now: Date) -> ScriptCall {
+        var scriptKeys: [any RedisArgument] = [keys.tierIndex(tier), keys.priorityIndex(tier)]
+        scriptKeys.append(contentsOf: allTags.map { keys.tag(tier, $0) } as [any RedisArgument])
+        scriptKeys.append(contentsOf: anyTags.map { keys.tag(tier, $0) } as [any RedisArgument])
+        var arguments: [any RedisArgument] = [Milliseconds.of(now), allTags.count, keys.entryPrefix(tier)]
+        arguments.append(contentsOf: words as [any RedisArgument])
+        return ScriptCall(script: MemoryScripts.query, keys: scriptKeys, arguments: arguments)
+    }
+
+    // MARK: The same requests for other clients
+
+    /// The EVALSHA that `store` sends (loading the script if needed), for a benchmark's baseline.
+    package func storeCommand(_ entry: MemoryEntry, policy: TierPolicy, now: Date) async throws -> RedisCommand {
+        try await storeCall(entry, policy: policy, now: now).command(on: pool)
+    }
+
+    /// The EVALSHA that `get` sends, for a benchmark's baseline.
+    package func getCommand(id: String, tier: MemoryTier, policy: TierPolicy, now: Date) async throws -> RedisCommand {
+        try await getCall(id: id, tier: tier, policy: policy, now: now).command(on: pool)
+    }
+
+    /// The EVALSHA that `forget` sends, for a benchmark's baseline.
+    package func forgetCommand(id: String, tier: MemoryTier) async throws -> RedisCommand {
+        try await forgetCall(id: id, tier: tier).command(on: pool)
+    }
+
+    /// The EVALSHA that `entries` sends (recall's read), for a benchmark's baseline.
+    package func entriesCommand(tier: MemoryTier, allTags: [String], anyTags: [String], words: [String], now: Date) async throws -> RedisCommand {
+        try await entriesCall(tier: tier, allTags: allTags, anyTags: anyTags, words: words, now: now).command(on: pool)
     }
 
     /// Closes the pool if this adapter created it.

@@ -106,8 +106,7 @@ public final class RedisDistributedLock: DistributedLocking {
 
     public func tryAcquire(_ name: String, ttl: Duration) async throws -> LockLease? {
         let token = LockToken.make()
-        let reply = try await Self.acquireScript.run(
-            on: client, keys: [lockKey(name), fenceKey(name)], arguments: [token, try LockToken.milliseconds(ttl)])
+        let reply = try await Self.acquireScript.run(on: client, keys: acquireKeys(name), arguments: [token, try LockToken.milliseconds(ttl)])
         if reply.isNull { return nil }
         return LockLease(name: name, token: token, fencingToken: try reply.int())
     }
@@ -121,6 +120,16 @@ public final class RedisDistributedLock: DistributedLocking {
         try await Self.releaseScript.run(on: client, keys: [lockKey(lease.name)], arguments: [lease.token]).int() == 1
     }
 
+    /// The EVALSHAs that `tryAcquire` and then `release` send for one acquisition with `token`, for a
+    /// benchmark's baseline (loading the scripts if needed).
+    package func acquireReleaseCommands(_ name: String, token: String, ttl: Duration) async throws -> [RedisCommand] {
+        [
+            try await Self.acquireScript.command(on: client, keys: acquireKeys(name), arguments: [token, try LockToken.milliseconds(ttl)]),
+            try await Self.releaseScript.command(on: client, keys: [lockKey(name)], arguments: [token]),
+        ]
+    }
+
+    private func acquireKeys(_ name: String) -> [any RedisArgument] { [lockKey(name), fenceKey(name)] }
     private func lockKey(_ name: String) -> String { keys.prefix + "lock:" + RedisKeyspace.hex(name) }
     private func fenceKey(_ name: String) -> String { keys.prefix + "fence:" + RedisKeyspace.hex(name) }
 }

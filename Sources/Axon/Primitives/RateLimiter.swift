@@ -107,14 +107,21 @@ public final class RedisRateLimiter: RateLimiting {
         guard (1...burst).contains(cost) else {
             throw MemoryError.invalidArgument("cost \(cost) can never be allowed: it must be 1...\(burst) (the burst)")
         }
-        let reply = try await Self.script.run(
-            on: client, keys: [prefix + RedisKeyspace.hex(key)], arguments: [gcra.interval, gcra.tolerance, cost, gcra.limit])
+        let reply = try await Self.script.run(on: client, keys: [subjectKey(key)], arguments: scriptArguments(cost: cost))
         let values = try reply.array().map { try $0.int() }
         guard values.count == 4 else { throw MemoryError(.storage, "unexpected rate-limit script reply") }
         return RateLimitDecision(
             allowed: values[0] == 1, remaining: Int(values[1]), retryAfter: .microseconds(values[2]),
             resetAfter: .microseconds(values[3]), limit: gcra.limit)
     }
+
+    /// The EVALSHA that `check` sends (loading the script if needed), for a benchmark's baseline.
+    package func checkCommand(_ key: String, cost: Int) async throws -> RedisCommand {
+        try await Self.script.command(on: client, keys: [subjectKey(key)], arguments: scriptArguments(cost: cost))
+    }
+
+    private func subjectKey(_ key: String) -> String { prefix + RedisKeyspace.hex(key) }
+    private func scriptArguments(cost: Int) -> [any RedisArgument] { [gcra.interval, gcra.tolerance, cost, gcra.limit] }
 }
 
 /// `RateLimiting` in this process, with the same arithmetic as `RedisRateLimiter`.

@@ -5,10 +5,12 @@
 /// query. Relevance: the whole query phrase (its words, consecutively) in the text, or equal to a tag, ranks
 /// above any partial match; then the fraction of query words found. Ties: higher importance, then newer,
 /// then id. An empty query matches every entry, newest first.
-struct RecallRanking {
-    let queryWords: [String]
+package struct RecallRanking {
+    /// The query's words, as `recall` sends them to the adapter.
+    package let queryWords: [String]
 
-    init(query: String) {
+    /// The ranking for `query`.
+    package init(query: String) {
         queryWords = Self.words(query)
     }
 

@@ -52,6 +52,26 @@ public struct RedisCommand: Sendable, Hashable {
         return out
     }
 
+    /// Every argument as bytes, the name first: the same command for another client (a benchmark's baseline).
+    public var arguments: [[UInt8]] {
+        var out: [[UInt8]] = [Array(name.utf8)]
+        out.reserveCapacity(argumentCount)
+        var index = body.startIndex
+        // body is `$len\r\nbytes\r\n` per argument, written by `appendBulk`.
+        while index < body.endIndex {
+            var length = 0
+            index += 1  // "$"
+            while body[index] != 13 {
+                length = length * 10 + Int(body[index] - 48)
+                index += 1
+            }
+            index += 2  // "\r\n"
+            out.append(Array(body[index..<index + length]))
+            index += length + 2
+        }
+        return out
+    }
+
     /// Why hiredis' async API or our one-reply-per-request model cannot carry this command, or `nil` if it can.
     var unsupportedReason: String? {
         let length = name.utf8.count

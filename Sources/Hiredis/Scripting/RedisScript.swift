@@ -16,15 +16,26 @@ public final class RedisScript: Sendable {
     public func run(
         on client: some RedisCommandSender, keys: [any RedisArgument], arguments: [any RedisArgument]
     ) async throws -> RedisReply {
-        let known = sha.withLock { $0 }
-        let digest: String
-        if let known { digest = known } else { digest = try await load(on: client) }
+        let digest = try await digest(on: client)
         do {
             return try await client.send(evalsha(digest, keys: keys, arguments: arguments))
         } catch let error as RedisError where error.serverErrorPrefix == "NOSCRIPT" {
             let reloaded = try await load(on: client)
             return try await client.send(evalsha(reloaded, keys: keys, arguments: arguments))
         }
+    }
+
+    /// The EVALSHA command `run` sends for `keys` and `arguments`, loading the script on `client` first if
+    /// needed: the same request for another client (a benchmark's baseline) or a pipeline.
+    public func command(
+        on client: some RedisCommandSender, keys: [any RedisArgument], arguments: [any RedisArgument]
+    ) async throws -> RedisCommand {
+        evalsha(try await digest(on: client), keys: keys, arguments: arguments)
+    }
+
+    private func digest(on client: some RedisCommandSender) async throws -> String {
+        if let known = sha.withLock({ $0 }) { return known }
+        return try await load(on: client)
     }
 
     private func load(on client: some RedisCommandSender) async throws -> String {
