@@ -52,4 +52,35 @@ struct WriteBatchingTests {
         #expect(try await readsProcessed(connection) - start <= 5)
         await connection.close()
     }
+
+    @Test func aLoneCallerWritesItselfAndConcurrencySharesWritesAgain() async throws {
+        let server = try await RedisServerProcess.start()
+        defer { server.stop() }
+        let connection = try await RedisConnection.connect(server.configuration())
+        for round in 0..<3 {
+            // One caller at a time: after a few round trips it appends and writes from its own thread.
+            for index in 0..<20 { #expect(try await connection.send("ECHO", "s\(round).\(index)") == .bulk(Array("s\(round).\(index)".utf8))) }
+            // (The flag is set when the read event that resumed us ends, on the connection's thread.)
+            let deadline = ContinuousClock.now + stallAllowance
+            while !connection.core.gauge.isAlone && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+            #expect(connection.core.gauge.isAlone)
+            // Then 200 callers at once: every reply still reaches its own caller, and the connection leaves lone mode.
+            let matched = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<200 {
+                    group.addTask { try await connection.send("ECHO", "c\(round).\(index)") == .bulk(Array("c\(round).\(index)".utf8)) }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(matched == 200)
+        }
+        // 200 commands sent together by concurrent callers take far fewer reads than 200 on the server.
+        let before = try await readsProcessed(connection)
+        let echoed = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for index in 0..<200 { group.addTask { try await connection.send("ECHO", "\(index)") == .bulk(Array("\(index)".utf8)) } }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(echoed == 200)
+        #expect(try await readsProcessed(connection) - before < 150)
+        await connection.close()
+    }
 }

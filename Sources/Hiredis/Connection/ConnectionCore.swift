@@ -46,6 +46,17 @@ final class ConnectionCore: @unchecked Sendable {
     private let commandTimeoutNanoseconds: UInt64?
     /// Commands appended and not yet answered, readable from any thread (for a pool's load balancing).
     let gauge: ConnectionGauge
+    /// Replies delivered during the current read event.
+    private var repliesThisRead = 0
+    /// Consecutive read events that answered the only command in flight.
+    private var aloneStreak = 0
+    /// Set on every connection's queue: a thread running one must never `sync` onto another (two connections'
+    /// fast paths sending to each other would deadlock).
+    static let anyConnectionQueue = DispatchSpecificKey<UInt8>()
+    /// Whether the current thread is running a block of some connection's queue.
+    static var isOnAConnectionQueue: Bool { DispatchQueue.getSpecific(key: anyConnectionQueue) != nil }
+    /// How many such read events in a row let a caller write from its own thread (`ConnectionGauge.isAlone`).
+    private static let aloneAfter = 8
 
     init(configuration: RedisConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -54,6 +65,7 @@ final class ConnectionCore: @unchecked Sendable {
         let key = DispatchSpecificKey<UInt8>()
         queue = DispatchQueue(label: "axon.redis.connection")
         queue.setSpecific(key: key, value: 1)
+        queue.setSpecific(key: Self.anyConnectionQueue, value: 1)
         executor = ConnectionTaskExecutor(queue: queue, queueKey: key)
         commandTimeoutNanoseconds = configuration.commandTimeout.map { $0.nanoseconds }
         gauge = ConnectionGauge()
@@ -182,6 +194,15 @@ final class ConnectionCore: @unchecked Sendable {
         _ = append(command, .single(continuation))
     }
 
+    /// `submit`, then the write, both on the calling thread: for a caller inside `queue.sync` when nothing is in
+    /// flight (no other command to share a write with), which saves waking a queue thread for the write.
+    func submitAndWrite(_ command: RedisCommand, _ continuation: UnsafeContinuation<RedisReply, any Error>) {
+        adapter?.callerFlushes = true
+        submit(command, continuation)
+        adapter?.callerFlushes = false
+        adapter?.flushIfPending()
+    }
+
     /// Appends every command; the replies reach `continuation` together, in order, exactly once. On `queue`.
     func submit(_ commands: [RedisCommand], _ continuation: UnsafeContinuation<[RedisReply], any Error>) {
         if commands.isEmpty { return continuation.resume(returning: []) }
@@ -225,6 +246,7 @@ final class ConnectionCore: @unchecked Sendable {
     fileprivate func handleReply(_ reply: UnsafeMutablePointer<redisReply>?) {
         guard let entry = pending.popFirst() else { return }
         gauge.add(-1)
+        repliesThisRead += 1
         guard let reply else {
             fail(entry.handler, closingError ?? contextError())
             return
@@ -254,7 +276,14 @@ final class ConnectionCore: @unchecked Sendable {
 
     private func handleReadable() {
         guard let context else { return }
+        // Not alone while a read event runs: a caller resumed by it appends through `async`, which the running
+        // queue thread picks up without a wake-up, instead of blocking in `sync` until the event ends.
+        gauge.setAlone(false)
+        repliesThisRead = 0
         executor.collectingJobs { redisAsyncHandleRead(context) }
+        // One caller at a time for a while (not a lull between bursts of many callers).
+        aloneStreak = repliesThisRead == 1 && pending.isEmpty ? aloneStreak + 1 : 0
+        gauge.setAlone(aloneStreak >= Self.aloneAfter)
     }
 
     private func handleWritable() {

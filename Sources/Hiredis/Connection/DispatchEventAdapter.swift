@@ -28,6 +28,9 @@ final class DispatchEventAdapter: @unchecked Sendable {
     private let onWritable: () -> Void
     /// Set once the socket is connected: writes go through a queued flush instead of the write source.
     var deferWrites = false
+    /// Set while a caller appends from its own thread (`DispatchQueue.sync`) and flushes itself afterwards
+    /// with `flushIfPending`: no flush block is queued, so no queue thread is woken for it.
+    var callerFlushes = false
     /// Called on the queue when the cleanup hook ran: the context is being freed and must not be used again.
     var onCleanup: (() -> Void)?
 
@@ -82,7 +85,7 @@ final class DispatchEventAdapter: @unchecked Sendable {
         if deferWrites && !flushing {
             guard !flushScheduled else { return }
             flushScheduled = true
-            queue.async(execute: flush)
+            if !callerFlushes { queue.async(execute: flush) }
         } else {
             writeActive = true
             writeSource.resume()
@@ -103,6 +106,11 @@ final class DispatchEventAdapter: @unchecked Sendable {
         flushing = true
         onWritable()
         flushing = false
+    }
+
+    /// Writes what was appended while `callerFlushes` was set, now, on the calling thread (inside the queue).
+    func flushIfPending() {
+        if flushScheduled { flush() }
     }
 
     private func cleanup() {

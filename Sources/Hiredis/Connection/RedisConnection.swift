@@ -7,7 +7,9 @@ import Logging
 /// its own reply. Commands appended in the same queue turn leave in one `write`.
 ///
 /// **Two ways to await.** The plain path works from any task: the reply resumes the caller on the global
-/// executor (one thread hop each way). The fast path runs the caller on the connection's own executor —
+/// executor (one thread hop each way; a caller that has had the connection to itself for a while writes its
+/// command from its own thread, inside `DispatchQueue.sync`, which saves the first hop; under concurrency,
+/// commands appended in one queue turn share a write instead). The fast path runs the caller on the connection's own executor —
 /// `withExecutor { ... }` or `Task(executorPreference: connection.executor)` — so commands are appended
 /// without a hop and replies resume the caller inline, right after the read event that parsed them
 /// (about half the latency). On the fast path your code runs on the connection's I/O thread: do no
@@ -80,6 +82,9 @@ public final class RedisConnection: Sendable {
         return try await withUnsafeThrowingContinuation { continuation in
             if core.executor.isOnQueue {
                 core.submit(command, continuation)
+            } else if core.gauge.isAlone && !ConnectionCore.isOnAConnectionQueue {
+                // One caller at a time: nothing to batch with, so append and write from this thread.
+                core.queue.sync { core.submitAndWrite(command, continuation) }
             } else {
                 core.queue.async { core.submit(command, continuation) }
             }
