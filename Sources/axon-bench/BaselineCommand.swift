@@ -1,7 +1,8 @@
 import Hiredis
 
 /// What both baselines run for one operation: hiredis' sync loop runs every step, `redis-benchmark` the
-/// single command (it cannot run a sequence, so multi-step operations get only the sync baseline).
+/// single command (it cannot run a sequence or a mixed pipeline; those get the sync loop on a thread per
+/// connection at every concurrency instead).
 struct BaselineCommand: Sendable, Hashable {
     let key: String
     /// The requests of one operation, in order; each is the command name followed by its arguments.

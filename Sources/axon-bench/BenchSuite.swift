@@ -71,11 +71,15 @@ struct BenchSuite {
         var results: [BenchResult] = []
         let sync = HiredisSyncBaseline(host: host, port: port)
         for command in commands {
-            progress("hiredis-sync.\(command.key) c=1")
-            let measurement = try sync.run(command, limits: options.limits)
-            results.append(BenchResult(
-                group: "baseline", workload: "hiredis-sync.\(command.key)", concurrency: 1,
-                histogram: measurement.histogram, elapsedNanoseconds: measurement.elapsedNanoseconds))
+            // At one caller; for what redis-benchmark cannot run, also at each concurrency a row of ours needs.
+            let levels = command.single != nil ? [1] : Set([1] + measured.filter { $0.baselineKey == command.key }.map(\.concurrency)).sorted()
+            for concurrency in levels {
+                progress("hiredis-sync.\(command.key) c=\(concurrency)")
+                let measurement = try sync.run(command, concurrency: concurrency, limits: options.limits)
+                results.append(BenchResult(
+                    group: "baseline", workload: "hiredis-sync.\(command.key)", concurrency: concurrency,
+                    histogram: measurement.histogram, elapsedNanoseconds: measurement.elapsedNanoseconds))
+            }
         }
         guard let redisBenchmark = RedisBenchmarkBaseline(host: host, port: port) else {
             progress("redis-benchmark not installed: its baseline rows are skipped")
@@ -99,17 +103,21 @@ struct BenchSuite {
         return results
     }
 
-    /// Each row's baseline: the sync hiredis loop at concurrency 1, redis-benchmark at the same concurrency above it.
+    /// Each row's baseline: the sync hiredis loop at concurrency 1, redis-benchmark at the same concurrency above
+    /// it, or the sync loop on that many threads where redis-benchmark cannot run the request.
     static func attachRatios(_ results: [BenchResult], baselines: [BenchResult]) -> [BenchResult] {
         results.map { result in
             var result = result
             guard let key = result.baselineKey else { return result }
-            let wanted = result.concurrency == 1 ? "hiredis-sync.\(key)" : "redis-benchmark.\(key)"
-            if let baseline = baselines.first(where: { $0.workload == wanted && ($0.concurrency == result.concurrency) }),
-               let ours = result.p50Microseconds, let theirs = baseline.p50Microseconds, theirs > 0
-            {
-                result.baseline = wanted
-                result.baselineRatio = ours / theirs
+            let candidates = result.concurrency == 1 ? ["hiredis-sync.\(key)"] : ["redis-benchmark.\(key)", "hiredis-sync.\(key)"]
+            for wanted in candidates {
+                if let baseline = baselines.first(where: { $0.workload == wanted && $0.concurrency == result.concurrency }),
+                   let ours = result.p50Microseconds, let theirs = baseline.p50Microseconds, theirs > 0
+                {
+                    result.baseline = wanted
+                    result.baselineRatio = ours / theirs
+                    break
+                }
             }
             return result
         }

@@ -1,15 +1,57 @@
 import CHiredis
 import Dispatch
+import Foundation
 import Histogram
+import Synchronization
 
 /// The floor for any client over hiredis: a blocking `redisCommandArgv` loop on one connection.
 struct HiredisSyncBaseline {
     let host: String
     let port: Int
 
-    /// Runs `command`'s steps (one by one, or appended then read when `pipelined`), one operation after another, for the limits and returns the latency
-    /// histogram. A `uniqueMarker` in an argument becomes a per-operation counter, set before the clock starts.
-    func run(_ command: BaselineCommand, limits: RunLimits) throws(BenchError) -> WorkloadRunner.Measurement {
+    /// Runs `command`'s steps (one by one, or appended then read when `pipelined`), one operation after another,
+    /// for the limits, on `concurrency` threads with a connection each (a thread-per-connection C client: the
+    /// floor at that concurrency for what redis-benchmark cannot run, a sequence or a mixed pipeline). A
+    /// `uniqueMarker` in an argument becomes a per-operation counter, set before the clock starts.
+    func run(_ command: BaselineCommand, concurrency: Int = 1, limits: RunLimits) throws(BenchError) -> WorkloadRunner.Measurement {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let window = Window(
+            measureFrom: start + limits.warmup.nanoseconds,
+            measureUntil: start + limits.warmup.nanoseconds + limits.duration.nanoseconds,
+            quota: limits.maxOperations.map { max(1, $0 / concurrency) } ?? Int.max)
+        if concurrency == 1 { return try loop(command, window: window, counterBase: 0) }
+        let outcomes = Mutex<[Result<WorkloadRunner.Measurement, BenchError>]>([])
+        let done = DispatchGroup()
+        for index in 0..<concurrency {
+            done.enter()
+            let thread = Thread { [self] in
+                // Each thread counts in its own range, so unique arguments never collide.
+                let outcome = Result { () throws(BenchError) in try loop(command, window: window, counterBase: index * 1_000_000_000) }
+                outcomes.withLock { $0.append(outcome) }
+                done.leave()
+            }
+            thread.start()
+        }
+        done.wait()
+        var merged = WorkloadRunner.newHistogram()
+        var elapsed: UInt64 = 0
+        for outcome in outcomes.withLock({ $0 }) {
+            let measurement = try outcome.get()
+            merged.add(measurement.histogram)
+            elapsed = max(elapsed, measurement.elapsedNanoseconds)
+        }
+        return WorkloadRunner.Measurement(histogram: merged, elapsedNanoseconds: elapsed)
+    }
+
+    /// When one run measures, shared by its threads.
+    private struct Window: Sendable {
+        let measureFrom: UInt64
+        let measureUntil: UInt64
+        let quota: Int
+    }
+
+    /// One connection's closed loop.
+    private func loop(_ command: BaselineCommand, window: Window, counterBase: Int) throws(BenchError) -> WorkloadRunner.Measurement {
         guard let context = redisConnect(host, Int32(port)) else { throw BenchError("hiredis could not allocate a context") }
         defer { redisFree(context) }
         if context.pointee.err != 0 {
@@ -21,14 +63,10 @@ struct HiredisSyncBaseline {
         var steps = command.steps.map(ArgumentVector.init)
 
         var histogram = WorkloadRunner.newHistogram()
-        let start = DispatchTime.now().uptimeNanoseconds
-        let measureFrom = start + limits.warmup.nanoseconds
-        let measureUntil = measureFrom + limits.duration.nanoseconds
-        let quota = limits.maxOperations ?? Int.max
-        var now = start
-        var lastFinish = measureFrom
-        var operation = 0
-        while now < measureUntil && Int(histogram.totalCount) < quota {
+        var now = DispatchTime.now().uptimeNanoseconds
+        var lastFinish = window.measureFrom
+        var operation = counterBase
+        while now < window.measureUntil && Int(histogram.totalCount) < window.quota {
             if unique {
                 let counter = Array(String(operation).utf8)
                 steps = command.steps.map { ArgumentVector($0.map { $0.replacing(marker, with: counter) }) }
@@ -52,12 +90,12 @@ struct HiredisSyncBaseline {
                 }
             }
             now = DispatchTime.now().uptimeNanoseconds
-            if began >= measureFrom {
+            if began >= window.measureFrom {
                 _ = histogram.record(now - began)
                 lastFinish = now
             }
         }
-        return WorkloadRunner.Measurement(histogram: histogram, elapsedNanoseconds: lastFinish - measureFrom)
+        return WorkloadRunner.Measurement(histogram: histogram, elapsedNanoseconds: lastFinish - window.measureFrom)
     }
 }
 

@@ -24,7 +24,7 @@ enum PrimitiveWorkloads {
                     _ = try await lock.release(lease)
                 }
             }.comparedWith("lock.acquire-release") {
-                // Two requests per operation: the sync loop runs both; redis-benchmark cannot, so no row of its own.
+                // Two requests per operation: the sync loop runs both (redis-benchmark cannot run a sequence).
                 let commands = try await lock.acquireReleaseCommands("bench-baseline", token: "baseline-token", ttl: .seconds(10))
                 return BaselineCommand(key: "lock.acquire-release", commands: commands)
             },
