@@ -6,15 +6,16 @@ import Logging
 /// Any number of tasks may `send` concurrently; commands are pipelined on the socket and each caller gets
 /// its own reply. Commands appended in the same queue turn leave in one `write`.
 ///
-/// **Two ways to await.** The plain path works from any task: the reply resumes the caller on the global
-/// executor (one thread hop each way; a caller that has had the connection to itself for a while writes its
-/// command from its own thread, inside `DispatchQueue.sync`, which saves the first hop; under concurrency,
-/// commands appended in one queue turn share a write instead). The fast path runs the caller on the connection's own executor —
-/// `withExecutor { ... }` or `Task(executorPreference: connection.executor)` — so commands are appended
-/// without a hop and replies resume the caller inline, right after the read event that parsed them
-/// (about half the latency). On the fast path your code runs on the connection's I/O thread: do no
-/// blocking work there (file I/O, locks held long, `DispatchQueue.sync`, heavy computation), or every
-/// caller of this connection waits.
+/// **Two ways to await.** The plain path works from any task: the command goes to the connection's queue
+/// and the reply resumes the caller on the global executor. A caller that has had the connection to itself
+/// for a few round trips appends and writes its command from its own thread (inside `DispatchQueue.sync`,
+/// never from a connection's queue), which saves waking a queue thread; under concurrency, commands
+/// appended in one queue turn share one write instead. The fast path runs the caller on the connection's
+/// own executor — `withExecutor { ... }` or `Task(executorPreference: connection.executor)` — so commands
+/// are appended without a hop and replies resume the caller inline, right after the read event that parsed
+/// them: less CPU per command under load; at one caller it is no faster than the plain path (see the README's
+/// table). On the fast path your code runs on the connection's I/O thread: do no blocking work there (file
+/// I/O, locks held long, `DispatchQueue.sync`, heavy computation), or every caller of this connection waits.
 ///
 /// **Cancellation.** A task cancelled before its command is handed to the connection gets
 /// `CancellationError` and nothing is sent. Once handed over, the command is on its way to the server
