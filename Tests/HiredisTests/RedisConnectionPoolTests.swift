@@ -229,6 +229,7 @@ struct RedisConnectionPoolTests {
             }
         }
         try await Task.sleep(for: .milliseconds(500))
+        let stalls = StallMeter()
         server.crash()
         try await Task.sleep(for: .milliseconds(700))
         server = try await RedisServerProcess.start(port: port)
@@ -244,8 +245,9 @@ struct RedisConnectionPoolTests {
         #expect(lastFailure.value != 0)  // the outage was seen
         let first = firstSuccessAfterRestart.value
         #expect(first != 0)
-        // Reconnect backoff is capped at 1 s.
-        #expect(Duration.nanoseconds(first &- restartedAt.value) < .seconds(1) + stallAllowance)
+        // Calls succeed again within 2 s of the restart (reconnect backoff is capped at 1 s), give or take what
+        // the machine itself stalled this process.
+        #expect(Duration.nanoseconds(first &- restartedAt.value) < .seconds(2) + stalls.worstStall)
         #expect(successesAfterRestart.value > 100)
         await pool.close()
     }

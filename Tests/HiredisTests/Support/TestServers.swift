@@ -27,6 +27,31 @@ enum SharedServer {
 /// elapsed time add it, so they show that nothing waited for a much longer timeout, not how fast the machine is.
 let stallAllowance: Duration = .seconds(10)
 
+/// Measures how late this process's tasks run: a task sleeps 5 ms at a time and records the worst lateness.
+/// A deadline that the machine itself delayed is extended by exactly that much, and no more.
+final class StallMeter: Sendable {
+    private let worst = Locked(Duration.zero)
+    private let task: Task<Void, Never>
+
+    init() {
+        let worst = self.worst
+        task = Task {
+            var expected = ContinuousClock.now + .milliseconds(5)
+            while !Task.isCancelled {
+                try? await Task.sleep(until: expected)
+                let late = ContinuousClock.now - expected
+                worst.withLock { $0 = max($0, late) }
+                expected = ContinuousClock.now + .milliseconds(5)
+            }
+        }
+    }
+
+    /// The worst lateness so far.
+    var worstStall: Duration { worst.value }
+
+    deinit { task.cancel() }
+}
+
 /// A unique key prefix per test, so tests sharing the server never touch each other's keys.
 func uniqueKey(_ name: String = #function) -> String {
     "test:\(name.prefix(while: { $0 != "(" })):\(UUID().uuidString)"
