@@ -21,6 +21,10 @@ enum MemoryWorkloads {
         let recallMemory = try MemorySystem(config: config, redis: recallAdapter)
         let state = Setup(pool: pool, memory: memory, recallMemory: recallMemory, progress: progress)
         let needle = MemoryFilter(tags: ["needle"])
+        let recallNeedles: @Sendable (Int) async throws -> Void = { _ in
+            let found = try await recallMemory.recall("", tier: .session, filter: needle, limit: 10)
+            guard found.count == 10 else { throw BenchError("recall by tag found \(found.count) entries, expected 10") }
+        }
         // Both tag-recall rows compare with the same script call (run after both, with the unrelated keys present).
         let recallByTag: @Sendable () async throws -> BaselineCommand = {
             try await state.fillRecallNamespace()
@@ -63,18 +67,12 @@ enum MemoryWorkloads {
             },
             Workload(group: "memory", name: "memory.recall.tag", baseline: nil) { concurrency, limits in
                 try await state.fillRecallNamespace()
-                return try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { _ in
-                    let found = try await recallMemory.recall("", tier: .session, filter: needle, limit: 10)
-                    guard found.count == 10 else { throw BenchError("recall by tag found \(found.count) entries, expected 10") }
-                }
+                return try await WorkloadRunner.run(concurrency: concurrency, limits: limits, operation: recallNeedles)
             }.comparedWith("memory.recall.tag", recallByTag),
             Workload(group: "memory", name: "memory.recall.tag.unrelated100k", baseline: nil) { concurrency, limits in
                 try await state.fillRecallNamespace()
                 try await state.addUnrelatedKeys(100_000)
-                return try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { _ in
-                    let found = try await recallMemory.recall("", tier: .session, filter: needle, limit: 10)
-                    guard found.count == 10 else { throw BenchError("recall by tag found \(found.count) entries, expected 10") }
-                }
+                return try await WorkloadRunner.run(concurrency: concurrency, limits: limits, operation: recallNeedles)
             }.comparedWith("memory.recall.tag", recallByTag),
             Workload(group: "memory", name: "memory.recall.text", baseline: nil) { concurrency, limits in
                 try await state.fillRecallNamespace()

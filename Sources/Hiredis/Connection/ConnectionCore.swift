@@ -50,11 +50,6 @@ final class ConnectionCore: @unchecked Sendable {
     private var repliesThisRead = 0
     /// Consecutive read events that answered the only command in flight.
     private var aloneStreak = 0
-    /// Set on every connection's queue: a thread running one must never `sync` onto another (two connections'
-    /// fast paths sending to each other would deadlock).
-    static let anyConnectionQueue = DispatchSpecificKey<UInt8>()
-    /// Whether the current thread is running a block of some connection's queue.
-    static var isOnAConnectionQueue: Bool { DispatchQueue.getSpecific(key: anyConnectionQueue) != nil }
     /// How many such read events in a row let a caller write from its own thread (`ConnectionGauge.isAlone`).
     private static let aloneAfter = 8
 
@@ -62,11 +57,8 @@ final class ConnectionCore: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.endpoint = configuration.endpoint.description
-        let key = DispatchSpecificKey<UInt8>()
         queue = DispatchQueue(label: "axon.redis.connection")
-        queue.setSpecific(key: key, value: 1)
-        queue.setSpecific(key: Self.anyConnectionQueue, value: 1)
-        executor = ConnectionTaskExecutor(queue: queue, queueKey: key)
+        executor = ConnectionTaskExecutor(queue: queue)
         commandTimeoutNanoseconds = configuration.commandTimeout.map { $0.nanoseconds }
         gauge = ConnectionGauge()
     }

@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// A task executor that runs jobs on a connection's serial queue (the fast path of `RedisConnection`).
 ///
@@ -8,18 +9,29 @@ import Dispatch
 ///
 /// `@unchecked Sendable`: `collecting` and `collected` are only touched on `queue` (checked with `isOnQueue`).
 final class ConnectionTaskExecutor: TaskExecutor, @unchecked Sendable {
+    /// Set on every connection's queue to that queue's number, so one lookup tells which connection's queue,
+    /// if any, the current thread is running.
+    private static let queueNumber = DispatchSpecificKey<Int>()
+    private static let nextNumber = Atomic<Int>(1)
+
     let queue: DispatchQueue
-    private let queueKey: DispatchSpecificKey<UInt8>
+    /// This queue's number under `queueNumber`.
+    let number: Int
     private var collecting = false
     private var collected: [UnownedJob] = []
 
-    init(queue: DispatchQueue, queueKey: DispatchSpecificKey<UInt8>) {
+    /// Takes over `queue` (marks it with a fresh number).
+    init(queue: DispatchQueue) {
         self.queue = queue
-        self.queueKey = queueKey
+        number = Self.nextNumber.add(1, ordering: .relaxed).oldValue
+        queue.setSpecific(key: Self.queueNumber, value: number)
     }
 
+    /// The number of the connection queue the current thread is running a block of, or `nil` for any other thread.
+    static var currentQueueNumber: Int? { DispatchQueue.getSpecific(key: queueNumber) }
+
     /// Whether the current thread is running a block of `queue`.
-    var isOnQueue: Bool { DispatchQueue.getSpecific(key: queueKey) != nil }
+    var isOnQueue: Bool { Self.currentQueueNumber == number }
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)

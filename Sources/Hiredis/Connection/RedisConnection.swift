@@ -81,10 +81,12 @@ public final class RedisConnection: Sendable {
         try Task.checkCancellation()
         let core = self.core
         return try await withUnsafeThrowingContinuation { continuation in
-            if core.executor.isOnQueue {
+            let current = ConnectionTaskExecutor.currentQueueNumber
+            if current == core.executor.number {
                 core.submit(command, continuation)
-            } else if core.gauge.isAlone && !ConnectionCore.isOnAConnectionQueue {
-                // One caller at a time: nothing to batch with, so append and write from this thread.
+            } else if current == nil && core.gauge.isAlone {
+                // One caller at a time: nothing to batch with, so append and write from this thread. Never from
+                // another connection's queue: two fast paths sending to each other's connection would deadlock.
                 core.queue.sync { core.submitAndWrite(command, continuation) }
             } else {
                 core.queue.async { core.submit(command, continuation) }
