@@ -20,32 +20,33 @@ enum EntryCodec {
         return fields
     }
 
-    static func entry(id: String, tier: MemoryTier, hash: [RedisReply]) throws -> MemoryEntry {
-        var values: [String: RedisReply] = [:]
-        var index = 0
-        while index + 1 < hash.count {
-            values[try hash[index].string()] = hash[index + 1]
-            index += 2
+    /// The fields the scripts return for an entry, in this order (`read` in `MemoryScripts`).
+    static let readOrder = ["x", "i", "c", "e", "l", "a", "u", "s", "k", "m"]
+
+    /// Decodes the fields of `readOrder` (a missing one is a null reply).
+    static func entry(id: String, tier: MemoryTier, fields: [RedisReply]) throws -> MemoryEntry {
+        guard fields.count == readOrder.count else {
+            throw MemoryError(.storage, "entry \(id): Redis returned \(fields.count) fields, expected \(readOrder.count)")
         }
-        func required(_ field: String) throws -> RedisReply {
-            guard let value = values[field] else { throw MemoryError(.storage, "entry \(id) in Redis has no field '\(field)'") }
-            return value
+        func required(_ index: Int) throws -> RedisReply {
+            guard !fields[index].isNull else { throw MemoryError(.storage, "entry \(id) in Redis has no field '\(readOrder[index])'") }
+            return fields[index]
         }
-        let tagList = try values["k"]?.string() ?? ""
+        func optional(_ index: Int) throws -> String? { fields[index].isNull ? nil : try fields[index].string() }
         var tags: [String] = []
-        for part in tagList.split(separator: ",") {
+        for part in try (optional(8) ?? "").split(separator: ",") {
             guard let tag = RedisKeyspace.unhex(part) else { throw MemoryError(.storage, "entry \(id) has a malformed tag list") }
             tags.append(tag)
         }
         var metadata: [String: String] = [:]
-        if let raw = values["m"] {
-            metadata = try JSONDecoder().decode([String: String].self, from: Data(try raw.bytes()))
+        if !fields[9].isNull {
+            metadata = try JSONDecoder().decode([String: String].self, from: Data(try fields[9].bytes()))
         }
         return MemoryEntry(
-            id: id, text: try required("x").string(), tier: tier, importance: try required("i").double(), tags: tags,
-            createdAt: Milliseconds.date(try required("c").int()), expiresAt: Milliseconds.date(try required("e").int()),
-            lastAccessedAt: Milliseconds.date(try required("l").int()), accessCount: Int(try required("a").int()),
-            userID: try values["u"]?.string(), sessionID: try values["s"]?.string(), metadata: metadata)
+            id: id, text: try required(0).string(), tier: tier, importance: try required(1).double(), tags: tags,
+            createdAt: Milliseconds.date(try required(2).int()), expiresAt: Milliseconds.date(try required(3).int()),
+            lastAccessedAt: Milliseconds.date(try required(4).int()), accessCount: Int(try required(5).int()),
+            userID: try optional(6), sessionID: try optional(7), metadata: metadata)
     }
 }
 

@@ -4,9 +4,13 @@ import Hiredis
 /// Keys that a script derives (an evicted entry, its tag indexes) are built from prefixes passed in ARGV,
 /// all inside the namespace's hash tag, so they are on the script's cluster slot.
 enum MemoryScripts {
-    /// Shared helpers: `extend` moves a key's expiry later (never earlier); `unlink` removes an entry and its
-    /// index memberships; `prune` drops expired ids from the tier and priority indexes.
+    /// Shared helpers: `read` returns an entry's fields in `EntryCodec.readOrder` (HMGET: no search text
+    /// `w`, which only the server needs); `extend` moves a key's expiry later (never earlier); `unlink` removes
+    /// an entry and its index memberships; `prune` drops expired ids from the tier and priority indexes.
     private static let helpers = """
+    local function read(key)
+      return redis.call('HMGET', key, \(EntryCodec.readOrder.map { "'\($0)'" }.joined(separator: ", ")))
+    end
     local function extend(key, at)
       local current = redis.call('PEXPIRETIME', key)
       if current < 0 or current < at then redis.call('PEXPIREAT', key, at) end
@@ -63,7 +67,7 @@ enum MemoryScripts {
     return evicted
     """)
 
-    /// Reads an entry, records the access, and extends its expiry (never shortens). Returns HGETALL or nil.
+    /// Reads an entry, records the access, and extends its expiry (never shortens). Returns its fields or nil.
     /// KEYS[1] entry hash, KEYS[2] tier index, KEYS[3] priority index.
     /// ARGV[1] id, ARGV[2] now ms, ARGV[3] new expiry ms (0: no refresh), ARGV[4] tag key prefix.
     static let get = RedisScript(helpers + """
@@ -85,7 +89,7 @@ enum MemoryScripts {
         end
       end
     end
-    return redis.call('HGETALL', KEYS[1])
+    return read(KEYS[1])
     """)
 
     /// Removes an entry and its index memberships. Returns 1 if it existed.
@@ -100,7 +104,7 @@ enum MemoryScripts {
     /// KEYS[1] tier index, KEYS[2] priority index, KEYS[3...] tag indexes: the first ARGV[2] are AND, the rest OR.
     /// ARGV[1] now ms, ARGV[2] number of AND tag keys, ARGV[3] entry key prefix, ARGV[4...] query words: when
     /// given, only entries whose search text (`w`) contains one of them are returned.
-    /// Returns a flat array: id, HGETALL, id, HGETALL, ...
+    /// Returns a flat array: id, fields, id, fields, ...
     static let query = RedisScript(helpers + """
     local now, nall, eprefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
     prune(KEYS[1], KEYS[2], now)
@@ -148,8 +152,8 @@ enum MemoryScripts {
         end
       end
       if keep then
-        local fields = redis.call('HGETALL', eprefix .. id)
-        if #fields > 0 then
+        local fields = read(eprefix .. id)
+        if fields[1] then
           out[#out + 1] = id
           out[#out + 1] = fields
         end

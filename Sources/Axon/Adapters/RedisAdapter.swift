@@ -67,7 +67,7 @@ public final class RedisAdapter: MemoryAdapter {
     public func get(id: String, tier: MemoryTier, policy: TierPolicy, now: Date) async throws -> MemoryEntry? {
         let reply = try await getCall(id: id, tier: tier, policy: policy, now: now).run(on: pool)
         if reply.isNull { return nil }
-        return try EntryCodec.entry(id: id, tier: tier, hash: reply.array())
+        return try EntryCodec.entry(id: id, tier: tier, fields: reply.array())
     }
 
     public func forget(id: String, tier: MemoryTier) async throws -> Bool {
@@ -82,7 +82,7 @@ public final class RedisAdapter: MemoryAdapter {
         var index = 0
         while index + 1 < flat.count {
             let id = try flat[index].string()
-            entries.append(try EntryCodec.entry(id: id, tier: tier, hash: flat[index + 1].array()))
+            entries.append(try EntryCodec.entry(id: id, tier: tier, fields: flat[index + 1].array()))
             index += 2
         }
         return entries
