@@ -44,7 +44,7 @@ struct PrimitivesTests {
     @Test(arguments: Backend.allCases)
     func thousandConcurrentChecksAllowExactlyTheLimit(backend: Backend) async throws {
         let factory = try PrimitiveFactory(backend)
-        let limiter = try factory.limiter(limit: 100, period: .seconds(600))
+        let limiter = try factory.limiter(limit: 100, period: .seconds(86_400))  // one unit per 14 min: none refills during the test
         let allowed = try await withThrowingTaskGroup(of: Bool.self) { group in
             for _ in 0..<1_000 { group.addTask { try await limiter.check("user-1").allowed } }
             return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
@@ -107,7 +107,7 @@ struct PrimitivesTests {
                 let lock = RedisDistributedLock(client: pool, namespace: namespace)
                 for _ in 0..<50 {
                     group.addTask {
-                        try await lock.withLock("counter", ttl: .seconds(5), timeout: .seconds(30)) { _ in
+                        try await lock.withLock("counter", ttl: .seconds(60), timeout: .seconds(120)) { _ in
                             let current = try await pool.send("GET", counter).optionalString().flatMap { Int($0) } ?? 0
                             try await Task.sleep(for: .microseconds(200))
                             _ = try await pool.send("SET", counter, current + 1)
@@ -141,7 +141,7 @@ struct PrimitivesTests {
             #expect(second == nil)
             #expect(refused?.code == .lockNotAcquired)
             // Nobody releases it: acquire's backoff picks it up once the TTL has run out.
-            let next = try #require(try await lock.acquire(name, ttl: .seconds(1), timeout: .seconds(10)))
+            let next = try #require(try await lock.acquire(name, ttl: .seconds(1), timeout: .seconds(30)))
             #expect(ContinuousClock.now - started >= .milliseconds(990))
             #expect(next.fencingToken > vanished.fencingToken)
             #expect(try await !lock.release(vanished))  // the old holder's late release does nothing
@@ -156,11 +156,11 @@ struct PrimitivesTests {
         let lock = factory.lock()
         var tokens: [Int64] = []
         for _ in 0..<5 {
-            let lease = try #require(try await lock.tryAcquire("res", ttl: .seconds(5)))
+            let lease = try #require(try await lock.tryAcquire("res", ttl: .seconds(60)))
             let impostor = LockLease(name: "res", token: "not-the-token", fencingToken: lease.fencingToken)
             #expect(try await !lock.release(impostor))
             #expect(try await !lock.extend(impostor, ttl: .seconds(60)))
-            #expect(try await lock.extend(lease, ttl: .seconds(5)))
+            #expect(try await lock.extend(lease, ttl: .seconds(60)))
             #expect(try await lock.release(lease))
             tokens.append(lease.fencingToken)
         }
@@ -178,7 +178,7 @@ struct PrimitivesTests {
         let factory = try PrimitiveFactory(backend)
         let store = factory.idempotency()
         let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
-            for _ in 0..<100 { group.addTask { try await store.claim("request-42", ttl: .seconds(10)) } }
+            for _ in 0..<100 { group.addTask { try await store.claim("request-42", ttl: .seconds(600)) } }
             return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
         }
         #expect(wins == 1)
@@ -190,12 +190,12 @@ struct PrimitivesTests {
         let factory = try PrimitiveFactory(backend)
         let store = factory.idempotency()
         let payload = Array("{\"amount\": 10}".utf8)
-        #expect(try await store.begin("pay-1", payload: payload, ttl: .seconds(10)) == .first)
-        #expect(try await store.begin("pay-1", payload: payload, ttl: .seconds(10)) == .inProgress)
-        #expect(try await store.begin("pay-1", payload: Array("{\"amount\": 99}".utf8), ttl: .seconds(10)) == .conflict)
+        #expect(try await store.begin("pay-1", payload: payload, ttl: .seconds(600)) == .first)
+        #expect(try await store.begin("pay-1", payload: payload, ttl: .seconds(600)) == .inProgress)
+        #expect(try await store.begin("pay-1", payload: Array("{\"amount\": 99}".utf8), ttl: .seconds(600)) == .conflict)
         #expect(try await !store.complete("pay-1", payload: [1], outcome: [2]))
         #expect(try await store.complete("pay-1", payload: payload, outcome: [0, 1, 2]))
-        #expect(try await store.begin("pay-1", payload: payload, ttl: .seconds(10)) == .completed([0, 1, 2]))
+        #expect(try await store.begin("pay-1", payload: payload, ttl: .seconds(600)) == .completed([0, 1, 2]))
         await factory.pool.close()
     }
 
@@ -208,7 +208,7 @@ struct PrimitivesTests {
             let (flag, user) = ("beta\(attempt)", "u\(attempt)")
             let started = ContinuousClock.now
             try await flags.enable(flag, for: .milliseconds(1000))
-            try await flags.set("mode", value: "dark", ttl: .seconds(10))
+            try await flags.set("mode", value: "dark", ttl: .seconds(600))
             let enabled = try await flags.isEnabled(flag)
             for event in ["login", "view", "click", "logout"] { try await activity.record(user, event) }
             let recent = try await activity.recentText(user, limit: 10)
