@@ -13,8 +13,10 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
 
     static var redisConfiguration: RedisConfiguration {
         let environment = ProcessInfo.processInfo.environment
+        // Generous timeouts: a loaded CI machine can stall the test process for seconds.
         return RedisConfiguration(
-            host: environment["REDIS_TEST_HOST"] ?? "127.0.0.1", port: Int(environment["REDIS_TEST_PORT"] ?? "") ?? 6379)
+            host: environment["REDIS_TEST_HOST"] ?? "127.0.0.1", port: Int(environment["REDIS_TEST_PORT"] ?? "") ?? 6379,
+            connectTimeout: .seconds(30), commandTimeout: .seconds(30))
     }
 
     /// An adapter for `namespace`; in-memory adapters made with the same `store` share entries, like Redis.

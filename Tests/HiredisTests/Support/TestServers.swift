@@ -12,10 +12,11 @@ enum SharedServer {
     static var port: Int { Int(ProcessInfo.processInfo.environment["REDIS_TEST_PORT"] ?? "") ?? 6379 }
     static var socketPath: String? { ProcessInfo.processInfo.environment["REDIS_TEST_SOCKET"] }
 
+    /// Generous timeouts: a loaded CI machine can stall the test process for seconds (see `stallAllowance`).
     static func configuration(
-        database: Int = 0, commandTimeout: Duration? = .seconds(10)
+        database: Int = 0, commandTimeout: Duration? = .seconds(30)
     ) -> RedisConfiguration {
-        RedisConfiguration(host: host, port: port, database: database, commandTimeout: commandTimeout)
+        RedisConfiguration(host: host, port: port, database: database, connectTimeout: .seconds(30), commandTimeout: commandTimeout)
     }
 
     static func connect(database: Int = 0) async throws -> RedisConnection {
@@ -120,10 +121,11 @@ final class RedisServerProcess: @unchecked Sendable {
     }
 
     func configuration(
-        password: String? = nil, username: String? = nil, commandTimeout: Duration? = .seconds(10)
+        password: String? = nil, username: String? = nil, commandTimeout: Duration? = .seconds(30)
     ) -> RedisConfiguration {
         RedisConfiguration(
-            host: "127.0.0.1", port: port, username: username, password: password, commandTimeout: commandTimeout)
+            host: "127.0.0.1", port: port, username: username, password: password, connectTimeout: .seconds(30),
+            commandTimeout: commandTimeout)
     }
 
     /// Whether a TCP connect to the port succeeds.
