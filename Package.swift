@@ -16,7 +16,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-        // Deque for the in-flight reply queue and the pool's waiter queue.
+        // Deque for the in-flight reply queue and the pool's waiter queue; Heap for in-process expiry.
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
@@ -38,7 +38,12 @@ let package = Package(
         ),
         .target(
             name: "Axon",
-            dependencies: ["Hiredis", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Hiredis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
+            exclude: ["Adapters/Lua"],
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -115,23 +115,37 @@ public final class MemorySystem: Sendable {
     public func recall(
         _ query: String, tier: MemoryTier? = nil, filter: MemoryFilter = .none, limit: Int = 10
     ) async throws -> [MemoryEntry] {
-        try await recall(query, tiers: tiers(tier), filter: filter, limit: limit)
+        try await recallReporting(query, tiers: tiers(tier), filter: filter, limit: limit).entries
     }
 
-    /// `recall` over several tiers, ranked together.
+    /// `recall` over several tiers, ranked together (a tier named twice counts once).
     public func recall(_ query: String, tiers: [MemoryTier], filter: MemoryFilter = .none, limit: Int = 10) async throws -> [MemoryEntry] {
+        try await recallReporting(query, tiers: tiers, filter: filter, limit: limit).entries
+    }
+
+    /// `recall`, also saying how many candidates were examined and whether the answer is exhaustive (every
+    /// candidate fit the tiers' `recallBudget`).
+    public func recallReporting(
+        _ query: String, tiers: [MemoryTier], filter: MemoryFilter = .none, limit: Int = 10
+    ) async throws -> RecallResult {
         guard limit > 0 else { throw MemoryError.invalidArgument("limit must be positive, got \(limit)") }
-        let ranking = RecallRanking(query: query)
         let now = Date()
-        var candidates: [MemoryEntry] = []
-        for tier in tiers {
-            let (adapter, _) = try resolve(tier)
-            let entries = try await perform {
-                try await adapter.entries(tier: tier, allTags: filter.tags, anyTags: filter.anyTags, words: ranking.queryWords, now: now)
-            }
-            candidates += entries.filter { !$0.isExpired(at: now) && filter.matches($0) }
+        var combined = RecallResult(entries: [], candidates: 0, examined: 0, isExhaustive: true)
+        var seen: Set<MemoryTier> = []
+        for tier in tiers where seen.insert(tier).inserted {
+            let (adapter, policy) = try resolve(tier)
+            let request = RecallQuery(text: query, filter: filter, limit: limit, budget: policy.recallBudget)
+            let result = try await perform { try await adapter.recall(request, tier: tier, policy: policy, now: now) }
+            combined.entries += result.entries
+            combined.candidates += result.candidates
+            combined.examined += result.examined
+            combined.isExhaustive = combined.isExhaustive && result.isExhaustive
         }
-        return Array(ranking.rank(candidates).prefix(limit))
+        if seen.count > 1 {
+            // Each tier returned its best `limit`; the same ranking merges them.
+            combined.entries = Array(RecallRanking(words: SearchWords.query(query)).rank(combined.entries).prefix(limit))
+        }
+        return combined
     }
 
     /// The entry with `id` (searching `tier`, or every tier), recording the access; `nil` if absent or expired.
@@ -151,7 +165,7 @@ public final class MemorySystem: Sendable {
         var removed = false
         for candidate in tiers(tier) {
             let (adapter, _) = try resolve(candidate)
-            if try await perform({ try await adapter.forget(id: id, tier: candidate) }) { removed = true }
+            if try await perform({ try await adapter.forget(id: id, tier: candidate, now: Date()) }) { removed = true }
         }
         return removed
     }
@@ -169,18 +183,55 @@ public final class MemorySystem: Sendable {
         return try await perform { try await adapter.clear(tier: tier, now: Date()) }
     }
 
-    /// Every live entry of `tier` (or all tiers) as JSON Lines, one `MemoryEntry` per line, oldest first.
+    /// Every live entry of `tier` (or all tiers) as JSON Lines, one `MemoryEntry` per line, oldest first (by
+    /// id). Read in pages (bounded work per Redis call); an entry stored or removed meanwhile may be missing.
     public func export(tier: MemoryTier? = nil) async throws -> String {
         let now = Date()
         var lines: [String] = []
         for candidate in tiers(tier) {
             let (adapter, _) = try resolve(candidate)
-            let entries = try await perform { try await adapter.entries(tier: candidate, allTags: [], anyTags: [], words: [], now: now) }
-            for entry in entries.filter({ !$0.isExpired(at: now) }).sorted(by: { $0.id < $1.id }) {
+            var byID: [String: MemoryEntry] = [:]
+            var cursor: String?
+            repeat {
+                let page = try await perform { [cursor] in try await adapter.page(tier: candidate, cursor: cursor, now: now) }
+                for entry in page.entries where !entry.isExpired(at: now) { byID[entry.id] = entry }
+                cursor = page.next
+            } while cursor != nil
+            for entry in byID.values.sorted(by: { RecallRanking.idBefore($0.id, $1.id) }) {
                 lines.append(String(decoding: try MemoryEntryJSON.encoder.encode(entry), as: UTF8.self))
             }
         }
         return lines.map { $0 + "\n" }.joined()
+    }
+
+    /// Index maintenance for `tier`: removes expired entries with their index members, and index members
+    /// whose entry is gone, in bounded steps (one Redis call each) until a full pass is done. Writes already
+    /// prune what expired (up to 16 entries per write), so a tier that is written to needs no sweep; call it
+    /// periodically (for instance every few minutes) for tiers that are mostly read, or after a mass expiry.
+    @discardableResult
+    public func sweep(tier: MemoryTier) async throws -> SweepReport {
+        let (adapter, _) = try resolve(tier)
+        let now = Date()
+        var report = SweepReport()
+        var cursor: String?
+        repeat {
+            let step = try await perform { [cursor] in try await adapter.sweep(tier: tier, cursor: cursor, now: now) }
+            report.expiredEntries += step.expiredEntries
+            report.strayMembers += step.strayMembers
+            report.steps += 1
+            cursor = step.next
+        } while cursor != nil
+        return report
+    }
+
+    /// What `sweep` removed.
+    public struct SweepReport: Sendable, Hashable {
+        /// Expired entries removed with their index members.
+        public var expiredEntries = 0
+        /// Index members removed because their entry was gone or expired.
+        public var strayMembers = 0
+        /// Bounded steps (Redis calls) taken.
+        public var steps = 0
     }
 
     /// Stores the entries of a JSON Lines export, keeping every field, ids and remaining TTLs included.

@@ -28,7 +28,8 @@ enum MemoryWorkloads {
         // Both tag-recall rows compare with the same script call (run after both, with the unrelated keys present).
         let recallByTag: @Sendable () async throws -> BaselineCommand = {
             try await state.fillRecallNamespace()
-            let command = try await recallAdapter.entriesCommand(tier: .session, allTags: ["needle"], anyTags: [], words: [], now: Date())
+            let query = RecallQuery(text: "", filter: needle, limit: 10, budget: session.recallBudget)
+            let command = try await recallAdapter.recallCommand(query, tier: .session, policy: session.tierPolicy, now: Date())
             return BaselineCommand(key: "memory.recall.tag", commands: [command])
         }
         let workloads = [
@@ -63,7 +64,7 @@ enum MemoryWorkloads {
                 }
             }.comparedWith("memory.forget") {
                 // Each operation forgets an entry that does not exist: a little less server work than ours.
-                BaselineCommand(key: "memory.forget", commands: [try await adapter.forgetCommand(id: BaselineCommand.uniqueMarker, tier: .ephemeral)])
+                BaselineCommand(key: "memory.forget", commands: [try await adapter.forgetCommand(id: BaselineCommand.uniqueMarker, tier: .ephemeral, now: Date())])
             },
             Workload(group: "memory", name: "memory.recall.tag", baseline: nil) { concurrency, limits in
                 try await state.fillRecallNamespace()
@@ -81,8 +82,8 @@ enum MemoryWorkloads {
                 }
             }.comparedWith("memory.recall.text") {
                 try await state.fillRecallNamespace()
-                let words = RecallRanking(query: "needle seven").queryWords
-                let command = try await recallAdapter.entriesCommand(tier: .session, allTags: [], anyTags: [], words: words, now: Date())
+                let query = RecallQuery(text: "needle seven", filter: .none, limit: 10, budget: session.recallBudget)
+                let command = try await recallAdapter.recallCommand(query, tier: .session, policy: session.tierPolicy, now: Date())
                 return BaselineCommand(key: "memory.recall.text", commands: [command])
             },
         ]

@@ -40,7 +40,7 @@ struct MemoryConformanceTests {
             #expect(counted == 1)
             try await Task.sleep(for: .milliseconds(1100))
             #expect(try await adapter.get(id: entry.id, tier: .ephemeral, policy: policy, now: Date()) == nil)
-            #expect(try await adapter.entries(tier: .ephemeral, allTags: ["t"], anyTags: [], words: [], now: Date()).isEmpty)
+            #expect(try await adapter.tagged("t", tier: .ephemeral).isEmpty)
             #expect(try await adapter.count(tier: .ephemeral, now: Date()) == 0)
         }
         await adapter.close()
@@ -63,7 +63,7 @@ struct MemoryConformanceTests {
             let extended = try #require(long)
             #expect(extended.expiresAt > entry.expiresAt)
             try await Task.sleep(for: .milliseconds(max(0, Int(entry.expiresAt.timeIntervalSinceNow * 1000)) + 200))
-            let tagged = try await adapter.entries(tier: .session, allTags: [tag], anyTags: [], words: [], now: Date())
+            let tagged = try await adapter.tagged(tag, tier: .session)
             let read = try await adapter.get(id: entry.id, tier: .session, policy: TierPolicy(ttl: .seconds(1)), now: Date())
             try requireBefore(extended.expiresAt)
             #expect(tagged.map(\.id) == [entry.id])

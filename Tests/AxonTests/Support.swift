@@ -79,3 +79,11 @@ func withDeadlineRetries(attempts: Int = 4, _ scenario: (_ attempt: Int) async t
     }
     Issue.record("the machine was too slow for this test's deadlines in \(attempts) attempts")
 }
+
+extension MemoryAdapter {
+    /// The live entries with `tag` (recall with an empty query), as a tier with default policy sees them.
+    func tagged(_ tag: String, tier: MemoryTier, now: Date = Date()) async throws -> [MemoryEntry] {
+        let query = RecallQuery(text: "", filter: MemoryFilter(tags: [tag]), limit: 10_000, budget: 10_000)
+        return try await recall(query, tier: tier, policy: TierPolicy(ttl: .seconds(60)), now: now).entries
+    }
+}

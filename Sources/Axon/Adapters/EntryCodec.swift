@@ -3,14 +3,18 @@ import Hiredis
 
 /// An entry as a Redis hash: `x` text, `i` importance, `c` created ms, `e` expiry ms, `l` last access ms,
 /// `a` access count, `u` user, `s` session, `k` tags (hex, comma-separated, in order), `m` metadata (JSON),
-/// `w` the lowercased text and tags that recall's prefilter searches.
-/// The id and tier are in the key. Numbers are written so that they read back exactly.
+/// and for recall: `w` the text window's words (` a b c `), `g` each tag's words (`\n a b \n c \n`), `n` the
+/// entry's index sources (newline-separated; written by the store script). The id and tier are in the key.
+/// Numbers are written so that they read back exactly.
 enum EntryCodec {
-    static func fields(of entry: MemoryEntry, tagHex: [String]) -> [any RedisArgument] {
+    /// Every field but `n`, as field/value pairs.
+    static func fields(of entry: MemoryEntry, profile: RecallRanking.Profile) -> [any RedisArgument] {
         var fields: [any RedisArgument] = [
             "x", entry.text, "i", entry.importance, "c", Milliseconds.of(entry.createdAt),
             "e", Milliseconds.of(entry.expiresAt), "l", Milliseconds.of(entry.lastAccessedAt), "a", entry.accessCount,
-            "k", tagHex.joined(separator: ","), "w", SearchText.of(entry),
+            "k", entry.tags.map(RedisKeyspace.hex).joined(separator: ","),
+            "w", " " + profile.text.joined(separator: " ") + " ",
+            "g", "\n" + profile.tags.map { " " + $0.joined(separator: " ") + " \n" }.joined(),
         ]
         if let user = entry.userID { fields += ["u", user] as [any RedisArgument] }
         if let session = entry.sessionID { fields += ["s", session] as [any RedisArgument] }
@@ -20,7 +24,20 @@ enum EntryCodec {
         return fields
     }
 
-    /// The fields the scripts return for an entry, in this order (`read` in `MemoryScripts`).
+    /// The entry's index sources (`RedisKeyspace`: `a`, `t<hex>`, `u<hex>`, `s<hex>`, `w<word>`), one per line.
+    static func sources(of entry: MemoryEntry, profile: RecallRanking.Profile, indexesWords: Bool) -> String {
+        RecallPlan.sources(of: entry, profile: profile, indexesWords: indexesWords).map { source in
+            switch source {
+            case .all: "a"
+            case .tag(let tag): "t" + RedisKeyspace.hex(tag)
+            case .user(let user): "u" + RedisKeyspace.hex(user)
+            case .session(let session): "s" + RedisKeyspace.hex(session)
+            case .word(let word): "w" + word
+            }
+        }.joined(separator: "\n")
+    }
+
+    /// The fields the scripts return for an entry, in this order (`read` in `Lua/helpers.lua`).
     static let readOrder = ["x", "i", "c", "e", "l", "a", "u", "s", "k", "m"]
 
     /// Decodes the fields of `readOrder` (a missing one is a null reply).
@@ -56,13 +73,5 @@ extension JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return encoder
-    }
-}
-
-/// The lowercased text and tags of an entry, one per line: what recall's prefilter searches for query words.
-/// Lowercased by Swift (Unicode-aware), so a query word that matches the entry is always a substring of it.
-enum SearchText {
-    static func of(_ entry: MemoryEntry) -> String {
-        ([entry.text] + entry.tags).map { $0.lowercased() }.joined(separator: "\n")
     }
 }

@@ -12,17 +12,51 @@ public protocol MemoryAdapter: Sendable {
     /// The live entry, recording the access (count and time) and, with `policy.refreshOnRead`, moving its
     /// expiry to `now + ttl` when that is later.
     func get(id: String, tier: MemoryTier, policy: TierPolicy, now: Date) async throws -> MemoryEntry?
-    /// Removes the entry; `true` if it was there.
-    func forget(id: String, tier: MemoryTier) async throws -> Bool
-    /// Live entries of `tier` that have every tag of `allTags` and, when `anyTags` is not empty, one of those.
-    /// With tags, only the tag indexes' candidates are read; without, the tier's index. When `words` is not
-    /// empty, entries whose lowercased text and tags contain none of them as a substring may be left out
-    /// (a prefilter: returning more is allowed, leaving out a match is not).
-    func entries(tier: MemoryTier, allTags: [String], anyTags: [String], words: [String], now: Date) async throws -> [MemoryEntry]
+    /// Removes the entry; `true` if it was live.
+    func forget(id: String, tier: MemoryTier, now: Date) async throws -> Bool
+    /// The best live matches of `query` in `tier`, ranked (`RecallRanking`) and cut to `query.limit`, examining
+    /// candidates as `RecallPlan` says (at most `query.budget`).
+    func recall(_ query: RecallQuery, tier: MemoryTier, policy: TierPolicy, now: Date) async throws -> RecallResult
+    /// One page of live entries of `tier` in no particular order, from `cursor` (`nil`: the start). Entries
+    /// live for the whole walk appear at least once; the page's `next` is `nil` at the end.
+    func page(tier: MemoryTier, cursor: String?, now: Date) async throws -> MemoryPage
     /// The number of live entries in `tier`.
     func count(tier: MemoryTier, now: Date) async throws -> Int
-    /// Removes every entry of `tier` in this namespace; returns how many were live.
+    /// Removes every entry of `tier` in this namespace, with its indexes; returns how many were live.
     func clear(tier: MemoryTier, now: Date) async throws -> Int
+    /// One bounded step of index maintenance (see `MemorySystem.sweep`), from `cursor` (`nil`: a new pass).
+    func sweep(tier: MemoryTier, cursor: String?, now: Date) async throws -> SweepStep
     /// Releases connections; later calls fail.
     func close() async
+}
+
+/// A page of entries from `MemoryAdapter.page`.
+public struct MemoryPage: Sendable, Hashable {
+    /// Live entries.
+    public var entries: [MemoryEntry]
+    /// Where the next page starts; `nil` when this was the last.
+    public var next: String?
+
+    /// A page.
+    public init(entries: [MemoryEntry], next: String?) {
+        self.entries = entries
+        self.next = next
+    }
+}
+
+/// What one step of index maintenance did.
+public struct SweepStep: Sendable, Hashable {
+    /// Expired entries removed with their index members.
+    public var expiredEntries: Int
+    /// Index members removed because their entry was gone or expired.
+    public var strayMembers: Int
+    /// Where the next step continues; `nil` when the pass is complete.
+    public var next: String?
+
+    /// A step.
+    public init(expiredEntries: Int, strayMembers: Int, next: String?) {
+        self.expiredEntries = expiredEntries
+        self.strayMembers = strayMembers
+        self.next = next
+    }
 }

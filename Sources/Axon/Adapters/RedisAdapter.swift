@@ -4,9 +4,10 @@ import Logging
 
 /// The memory tiers in Redis, shared by every process that uses the same server and namespace.
 ///
-/// Each entry is one hash with its TTL; tag, tier and priority indexes are sorted sets (see `RedisKeyspace`).
-/// `store`, `get`, `forget`, `count`, `clear` and tag recall are one Lua script each: one round trip, atomic,
-/// touching only this namespace and tier, never SCAN.
+/// Each entry is one hash; a tier has three index keys (see `RedisKeyspace`). Every operation is one Lua script
+/// (one round trip, atomic, touching only this namespace and tier, never SCAN) whose work is bounded: by the
+/// recall budget, by `prunePerWrite` expired entries a write removes on the way, by `batchSize` for `clear`,
+/// `sweep` and export pages (which loop over calls).
 public final class RedisAdapter: MemoryAdapter {
     /// The namespace this adapter's keys belong to.
     public let namespace: String
@@ -60,6 +61,14 @@ public final class RedisAdapter: MemoryAdapter {
             configuration: RedisConfiguration.fromEnvironment(environment), namespace: namespace, maxConnections: maxConnections)
     }
 
+    /// How long an entry's hash (and the tier's index keys) outlive the entry's expiry, so that pruning can
+    /// still read which index members to remove. Writes prune expired entries long before, normally.
+    package static let graceMilliseconds: Int64 = 600_000
+    /// The most expired entries one write prunes (and dead entries the cap steps over).
+    package static let prunePerWrite = 16
+    /// Entries per `clear`, `sweep` and `page` script call.
+    package static let batchSize = 200
+
     public func store(_ entry: MemoryEntry, policy: TierPolicy, now: Date) async throws -> [String] {
         try await storeCall(entry, policy: policy, now: now).run(on: pool).array().map { try $0.string() }
     }
@@ -70,35 +79,68 @@ public final class RedisAdapter: MemoryAdapter {
         return try EntryCodec.entry(id: id, tier: tier, fields: reply.array())
     }
 
-    public func forget(id: String, tier: MemoryTier) async throws -> Bool {
-        try await forgetCall(id: id, tier: tier).run(on: pool).int() == 1
+    public func forget(id: String, tier: MemoryTier, now: Date) async throws -> Bool {
+        try await forgetCall(id: id, tier: tier, now: now).run(on: pool).int() == 1
     }
 
-    public func entries(tier: MemoryTier, allTags: [String], anyTags: [String], words: [String], now: Date) async throws -> [MemoryEntry] {
-        let reply = try await entriesCall(tier: tier, allTags: allTags, anyTags: anyTags, words: words, now: now).run(on: pool)
-        let flat = try reply.array()
-        var entries: [MemoryEntry] = []
-        entries.reserveCapacity(flat.count / 2)
-        var index = 0
-        while index + 1 < flat.count {
-            let id = try flat[index].string()
-            entries.append(try EntryCodec.entry(id: id, tier: tier, fields: flat[index + 1].array()))
-            index += 2
-        }
-        return entries
+    public func recall(_ query: RecallQuery, tier: MemoryTier, policy: TierPolicy, now: Date) async throws -> RecallResult {
+        let reply = try await recallCall(query, tier: tier, policy: policy, now: now).run(on: pool).array()
+        guard reply.count >= 2 else { throw MemoryError(.storage, "the recall script returned \(reply.count) values, expected at least 2") }
+        let candidates = Int(try reply[0].int())
+        return RecallResult(
+            entries: try Self.entries(reply.dropFirst(2), tier: tier), candidates: candidates,
+            examined: Int(try reply[1].int()), isExhaustive: candidates <= query.budget)
+    }
+
+    public func page(tier: MemoryTier, cursor: String?, now: Date) async throws -> MemoryPage {
+        let reply = try await MemoryScripts.page.run(
+            on: pool, keys: [keys.tierIndex(tier)],
+            arguments: [cursor ?? "0", Self.batchSize, Milliseconds.of(now), keys.entryPrefix(tier)]
+        ).array()
+        guard let next = try reply.first?.string() else { throw MemoryError(.storage, "the page script returned no cursor") }
+        return MemoryPage(entries: try Self.entries(reply.dropFirst(), tier: tier), next: next == "0" ? nil : next)
     }
 
     public func count(tier: MemoryTier, now: Date) async throws -> Int {
-        let reply = try await MemoryScripts.count.run(
-            on: pool, keys: [keys.tierIndex(tier), keys.priorityIndex(tier)], arguments: [Milliseconds.of(now)])
-        return Int(try reply.int())
+        Int(try await pool.send("ZCOUNT", keys.tierIndex(tier), "(\(Milliseconds.of(now))", "+inf").int())
     }
 
     public func clear(tier: MemoryTier, now: Date) async throws -> Int {
-        let reply = try await MemoryScripts.clear.run(
-            on: pool, keys: [keys.tierIndex(tier), keys.priorityIndex(tier)],
-            arguments: [Milliseconds.of(now), keys.entryPrefix(tier), keys.tagPrefix(tier)])
-        return Int(try reply.int())
+        var live = 0
+        while true {
+            let reply = try await MemoryScripts.clear.run(
+                on: pool, keys: [keys.tierIndex(tier), keys.priorityIndex(tier), keys.lexIndex(tier)],
+                arguments: [Milliseconds.of(now), keys.entryPrefix(tier), Self.batchSize]
+            ).array()
+            guard reply.count == 2 else { throw MemoryError(.storage, "the clear script returned \(reply.count) values, expected 2") }
+            live += Int(try reply[0].int())
+            if try reply[1].int() == 0 { return live }
+        }
+    }
+
+    public func sweep(tier: MemoryTier, cursor: String?, now: Date) async throws -> SweepStep {
+        let reply = try await MemoryScripts.sweep.run(
+            on: pool, keys: [keys.tierIndex(tier), keys.priorityIndex(tier), keys.lexIndex(tier)],
+            arguments: [Milliseconds.of(now), keys.entryPrefix(tier), Self.batchSize, cursor ?? "0"]
+        ).array()
+        guard reply.count == 3 else { throw MemoryError(.storage, "the sweep script returned \(reply.count) values, expected 3") }
+        let pruned = Int(try reply[0].int())
+        let next = try reply[2].string()
+        // A step that pruned a full batch has not started (or resumed) the index scan yet.
+        let done = pruned < Self.batchSize && next == "0"
+        return SweepStep(expiredEntries: pruned, strayMembers: Int(try reply[1].int()), next: done ? nil : next)
+    }
+
+    /// Decodes id, fields, id, fields, ...
+    private static func entries(_ flat: ArraySlice<RedisReply>, tier: MemoryTier) throws -> [MemoryEntry] {
+        var entries: [MemoryEntry] = []
+        entries.reserveCapacity(flat.count / 2)
+        var index = flat.startIndex
+        while index + 1 < flat.endIndex {
+            entries.append(try EntryCodec.entry(id: try flat[index].string(), tier: tier, fields: flat[index + 1].array()))
+            index += 2
+        }
+        return entries
     }
 
     // MARK: Script invocations
@@ -118,40 +160,59 @@ public final class RedisAdapter: MemoryAdapter {
         }
     }
 
-    private func storeCall(_ entry: MemoryEntry, policy: TierPolicy, now: Date) -> ScriptCall {
+    private func tierKeys(_ tier: MemoryTier, entry id: String) -> [any RedisArgument] {
+        [keys.entry(tier, id), keys.tierIndex(tier), keys.priorityIndex(tier), keys.lexIndex(tier)]
+    }
+
+    private func storeCall(_ original: MemoryEntry, policy: TierPolicy, now: Date) -> ScriptCall {
+        let entry = original.normalized
         let tier = entry.tier
-        let tagHex = entry.tags.map(RedisKeyspace.hex)
-        var scriptKeys: [any RedisArgument] = [keys.entry(tier, entry.id), keys.tierIndex(tier), keys.priorityIndex(tier)]
-        scriptKeys.append(contentsOf: tagHex.map { keys.tagPrefix(tier) + $0 } as [any RedisArgument])
+        let profile = RecallRanking.Profile(entry)
         var arguments: [any RedisArgument] = [
             entry.id, Milliseconds.of(now), Milliseconds.of(entry.expiresAt), policy.maxEntries ?? 0,
-            keys.entryPrefix(tier), keys.tagPrefix(tier), entry.importance,
+            keys.entryPrefix(tier), entry.importance, Self.graceMilliseconds, Self.prunePerWrite,
+            EntryCodec.sources(of: entry, profile: profile, indexesWords: policy.indexesWords),
         ]
-        arguments.append(contentsOf: EntryCodec.fields(of: entry, tagHex: tagHex))
-        return ScriptCall(script: MemoryScripts.store, keys: scriptKeys, arguments: arguments)
+        arguments.append(contentsOf: EntryCodec.fields(of: entry, profile: profile))
+        return ScriptCall(script: MemoryScripts.store, keys: tierKeys(tier, entry: entry.id), arguments: arguments)
     }
 
     private func getCall(id: String, tier: MemoryTier, policy: TierPolicy, now: Date) -> ScriptCall {
         let nowMs = Milliseconds.of(now)
-        let target = policy.refreshOnRead ? nowMs + policy.ttlMilliseconds : 0
+        let target = policy.refreshOnRead ? min(nowMs + policy.ttlMilliseconds, Milliseconds.limit) : 0
         return ScriptCall(
-            script: MemoryScripts.get, keys: [keys.entry(tier, id), keys.tierIndex(tier), keys.priorityIndex(tier)],
-            arguments: [id, nowMs, target, keys.tagPrefix(tier)])
+            script: MemoryScripts.get, keys: tierKeys(tier, entry: id),
+            arguments: [id, nowMs, target, Self.graceMilliseconds, keys.entryPrefix(tier), Self.prunePerWrite])
     }
 
-    private func forgetCall(id: String, tier: MemoryTier) -> ScriptCall {
+    private func forgetCall(id: String, tier: MemoryTier, now: Date) -> ScriptCall {
         ScriptCall(
-            script: MemoryScripts.forget, keys: [keys.entry(tier, id), keys.tierIndex(tier), keys.priorityIndex(tier)],
-            arguments: [id, keys.entryPrefix(tier), keys.tagPrefix(tier)])
+            script: MemoryScripts.forget, keys: tierKeys(tier, entry: id),
+            arguments: [id, Milliseconds.of(now), keys.entryPrefix(tier), Self.graceMilliseconds, Self.prunePerWrite])
     }
 
-    private func entriesCall(tier: MemoryTier, allTags: [String], anyTags: [String], words: [String], now: Date) -> ScriptCall {
-        var scriptKeys: [any RedisArgument] = [keys.tierIndex(tier), keys.priorityIndex(tier)]
-        scriptKeys.append(contentsOf: allTags.map { keys.tag(tier, $0) } as [any RedisArgument])
-        scriptKeys.append(contentsOf: anyTags.map { keys.tag(tier, $0) } as [any RedisArgument])
-        var arguments: [any RedisArgument] = [Milliseconds.of(now), allTags.count, keys.entryPrefix(tier)]
-        arguments.append(contentsOf: words as [any RedisArgument])
-        return ScriptCall(script: MemoryScripts.query, keys: scriptKeys, arguments: arguments)
+    private func recallCall(_ query: RecallQuery, tier: MemoryTier, policy: TierPolicy, now: Date) -> ScriptCall {
+        let filter = query.filter
+        let importance = filter.importance.map { (max($0.lowerBound, -1), min($0.upperBound, 2)) }
+        let created = (filter.createdAfter ?? filter.createdBefore) == nil ? nil
+            : (filter.createdAfter.map(Milliseconds.of) ?? -Milliseconds.limit, filter.createdBefore.map(Milliseconds.of) ?? Milliseconds.limit)
+        var arguments: [any RedisArgument] = [
+            Milliseconds.of(now), keys.entryPrefix(tier), query.budget, query.limit, policy.indexesWords ? 1 : 0,
+            importance == nil ? 0 : 1, importance?.0 ?? 0, importance?.1 ?? 0,
+            created == nil ? 0 : 1, created?.0 ?? 0, created?.1 ?? 0,
+            query.words.joined(separator: " "),
+        ]
+        func list(_ items: [any RedisArgument], width: Int = 1) {
+            arguments.append(items.count / width)
+            arguments.append(contentsOf: items)
+        }
+        list(filter.tags.map(RedisKeyspace.hex))
+        list(filter.anyTags.map(RedisKeyspace.hex))
+        list(filter.userID.map { [RedisKeyspace.hex($0), $0] } ?? [], width: 2)
+        list(filter.sessionID.map { [RedisKeyspace.hex($0), $0] } ?? [], width: 2)
+        list(filter.metadata.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }, width: 2)
+        list(query.distinctWords)
+        return ScriptCall(script: MemoryScripts.recall, keys: [keys.lexIndex(tier)], arguments: arguments)
     }
 
     // MARK: The same requests for other clients
@@ -167,13 +228,13 @@ public final class RedisAdapter: MemoryAdapter {
     }
 
     /// The EVALSHA that `forget` sends, for a benchmark's baseline.
-    package func forgetCommand(id: String, tier: MemoryTier) async throws -> RedisCommand {
-        try await forgetCall(id: id, tier: tier).command(on: pool)
+    package func forgetCommand(id: String, tier: MemoryTier, now: Date) async throws -> RedisCommand {
+        try await forgetCall(id: id, tier: tier, now: now).command(on: pool)
     }
 
-    /// The EVALSHA that `entries` sends (recall's read), for a benchmark's baseline.
-    package func entriesCommand(tier: MemoryTier, allTags: [String], anyTags: [String], words: [String], now: Date) async throws -> RedisCommand {
-        try await entriesCall(tier: tier, allTags: allTags, anyTags: anyTags, words: words, now: now).command(on: pool)
+    /// The EVALSHA that `recall` sends, for a benchmark's baseline.
+    package func recallCommand(_ query: RecallQuery, tier: MemoryTier, policy: TierPolicy, now: Date) async throws -> RedisCommand {
+        try await recallCall(query, tier: tier, policy: policy, now: now).command(on: pool)
     }
 
     /// Closes the pool if this adapter created it.

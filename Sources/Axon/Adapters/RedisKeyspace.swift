@@ -3,22 +3,23 @@
 /// Cluster. Hex encoding is one-to-one and leaves no `{`, `}`, `:` or glob character in the tag, so no
 /// namespace name (empty, `*`, `a:b`, `}{`) can reach another's keys. Tags are hex-encoded the same way.
 ///
-/// Per tier: `e:<id>` a hash per entry (with the entry's TTL); `i` the tier index (sorted set, id → expiry
-/// ms); `p` the priority index (id → importance, for the cap); `t:<tag hex>` a tag index (id → expiry ms).
-/// Index keys expire with their newest member.
+/// Per tier: `e:<id>` a hash per entry (expiring a grace period after the entry, see `RedisAdapter`); `i`
+/// the tier index (sorted set, id → expiry ms); `p` the priority index (id → importance, for the cap); `x`
+/// the lexicographic index (score 0, members `<source>\0<id>`: `a` for every entry, `w<word>`, `t<tag hex>`,
+/// `u<user hex>`, `s<session hex>`). The three index keys expire a grace period after their newest entry.
+/// The namespace is NFC-normalised first, so canonically equivalent names share their keys.
 struct RedisKeyspace: Sendable {
     let prefix: String
 
     init(namespace: String) {
-        prefix = "axon:{ns.\(Self.hex(namespace))}:"
+        prefix = "axon:{ns.\(Self.hex(TextNormalization.nfc(namespace)))}:"
     }
 
     func entry(_ tier: MemoryTier, _ id: String) -> String { entryPrefix(tier) + id }
     func entryPrefix(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):e:" }
     func tierIndex(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):i" }
     func priorityIndex(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):p" }
-    func tagPrefix(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):t:" }
-    func tag(_ tier: MemoryTier, _ tag: String) -> String { tagPrefix(tier) + Self.hex(tag) }
+    func lexIndex(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):x" }
 
     /// Lowercase hex of the UTF-8 bytes.
     static func hex(_ text: String) -> String {

@@ -50,11 +50,32 @@ public struct MemoryEntry: Sendable, Hashable, Codable {
 
     /// Whether the entry has expired at `now`.
     public func isExpired(at now: Date) -> Bool { now >= expiresAt }
+
+    /// The entry as adapters store it: tags, user and session ids and metadata NFC-normalised (canonically
+    /// equivalent strings compare equal in Swift either way), duplicate tags removed.
+    public var normalized: MemoryEntry {
+        var copy = self
+        var seen: Set<String> = []
+        copy.tags = tags.map(TextNormalization.nfc).filter { seen.insert($0).inserted }
+        copy.userID = userID.map(TextNormalization.nfc)
+        copy.sessionID = sessionID.map(TextNormalization.nfc)
+        copy.metadata = Dictionary(
+            metadata.map { (TextNormalization.nfc($0.key), TextNormalization.nfc($0.value)) }, uniquingKeysWith: { first, _ in first })
+        return copy
+    }
 }
 
 /// Millisecond helpers: every timestamp of the memory layer is a whole number of ms since 1970.
 enum Milliseconds {
-    static func of(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    /// The most milliseconds a timestamp may have (year 287,396): larger dates are clamped, so no date traps.
+    static let limit: Int64 = 1 << 53
+
+    /// Whole milliseconds since 1970, clamped to ±`limit` (a NaN date reads as 0).
+    static func of(_ date: Date) -> Int64 {
+        let ms = (date.timeIntervalSince1970 * 1000).rounded()
+        guard ms.isFinite else { return ms.isNaN ? 0 : (ms > 0 ? limit : -limit) }
+        return Int64(min(max(ms, -Double(limit)), Double(limit)))
+    }
     static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
     static func truncated(_ date: Date) -> Date { self.date(of(date)) }
 }

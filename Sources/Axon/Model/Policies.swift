@@ -6,7 +6,8 @@ public enum AdapterKind: String, Sendable, Hashable {
     case memory
 }
 
-/// How a tier behaves: its TTL, its cap, and whether reads extend the TTL. Built by the policies below.
+/// How a tier behaves: its TTL, its cap, whether reads extend the TTL, and what recall may cost. Built by the
+/// policies below.
 public struct TierPolicy: Sendable, Hashable {
     /// How long an entry lives after it is stored.
     public var ttl: Duration
@@ -14,16 +15,33 @@ public struct TierPolicy: Sendable, Hashable {
     public var maxEntries: Int?
     /// Whether `get` moves the expiry to now + `ttl` (only ever later).
     public var refreshOnRead: Bool
+    /// The most candidates one recall examines in this tier (see README: Recall). Recall is exact when the
+    /// index it reads holds at most this many members; otherwise it examines this many of the newest.
+    public var recallBudget: Int
+    /// Whether the tier keeps a word index for text recall. Without it, text recall examines the newest
+    /// `recallBudget` entries of the tier (or of a tag, user or session filter) and is exact only up to that size.
+    public var indexesWords: Bool
+
+    /// The default `recallBudget`.
+    public static let defaultRecallBudget = 500
 
     /// A policy without range checks (adapters and tests use it; the public policies validate).
-    public init(ttl: Duration, maxEntries: Int? = nil, refreshOnRead: Bool = false) {
+    public init(
+        ttl: Duration, maxEntries: Int? = nil, refreshOnRead: Bool = false, recallBudget: Int = TierPolicy.defaultRecallBudget,
+        indexesWords: Bool = true
+    ) {
         self.ttl = ttl
         self.maxEntries = maxEntries
         self.refreshOnRead = refreshOnRead
+        self.recallBudget = recallBudget
+        self.indexesWords = indexesWords
     }
 
+    /// The TTL in whole milliseconds, clamped to `0...Milliseconds.limit` (never traps).
     var ttlMilliseconds: Int64 {
         let (seconds, attoseconds) = ttl.components
+        guard seconds >= 0 else { return 0 }
+        guard seconds < Milliseconds.limit / 1000 else { return Milliseconds.limit }
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }
@@ -34,18 +52,35 @@ public struct EphemeralPolicy: Sendable, Hashable {
     public var adapter: AdapterKind
     /// Entry lifetime.
     public var ttl: Duration
+    /// The most candidates one recall examines (`TierPolicy.recallBudget`).
+    public var recallBudget: Int
+    /// Whether text recall has a word index (`TierPolicy.indexesWords`).
+    public var indexesWords: Bool
 
-    /// Validates the TTL range; out of range is `invalidConfiguration`.
-    public init(adapter: AdapterKind = .redis, ttl: Duration = .seconds(60)) throws(MemoryError) {
+    /// Validates the TTL range (5 s to 1 h) and the recall budget (1 to 100,000); out of range is
+    /// `invalidConfiguration`.
+    public init(
+        adapter: AdapterKind = .redis, ttl: Duration = .seconds(60), recallBudget: Int = TierPolicy.defaultRecallBudget,
+        indexesWords: Bool = true
+    ) throws(MemoryError) {
         guard ttl >= .seconds(5) && ttl <= .seconds(3600) else {
             throw .invalidConfiguration("ephemeral TTL must be 5 s to 1 h, got \(ttl); use the session tier for longer")
         }
+        try validateRecallBudget(recallBudget)
         self.adapter = adapter
         self.ttl = ttl
+        self.recallBudget = recallBudget
+        self.indexesWords = indexesWords
     }
 
     /// The tier policy the adapter applies.
-    public var tierPolicy: TierPolicy { TierPolicy(ttl: ttl) }
+    public var tierPolicy: TierPolicy { TierPolicy(ttl: ttl, recallBudget: recallBudget, indexesWords: indexesWords) }
+}
+
+private func validateRecallBudget(_ budget: Int) throws(MemoryError) {
+    guard (1...100_000).contains(budget) else {
+        throw .invalidConfiguration("recallBudget must be 1 to 100,000 candidates, got \(budget)")
+    }
 }
 
 /// The session tier: user sessions. TTL at least 60 s (default 600 s), at most `maxEntries` (default 1,000,
@@ -59,21 +94,31 @@ public struct SessionPolicy: Sendable, Hashable {
     public var maxEntries: Int
     /// Whether `get` extends an entry's TTL.
     public var refreshOnRead: Bool
+    /// The most candidates one recall examines (`TierPolicy.recallBudget`).
+    public var recallBudget: Int
+    /// Whether text recall has a word index (`TierPolicy.indexesWords`).
+    public var indexesWords: Bool
 
-    /// Validates every range; out of range is `invalidConfiguration`.
+    /// Validates every range; out of range is `invalidConfiguration`. The recall budget is 1 to 100,000.
     public init(
-        adapter: AdapterKind = .redis, ttl: Duration = .seconds(600), maxEntries: Int = 1000, refreshOnRead: Bool = true
+        adapter: AdapterKind = .redis, ttl: Duration = .seconds(600), maxEntries: Int = 1000, refreshOnRead: Bool = true,
+        recallBudget: Int = TierPolicy.defaultRecallBudget, indexesWords: Bool = true
     ) throws(MemoryError) {
         guard ttl >= .seconds(60) else { throw .invalidConfiguration("session TTL must be at least 60 s, got \(ttl)") }
         guard maxEntries >= 10 else { throw .invalidConfiguration("session maxEntries must be at least 10, got \(maxEntries)") }
+        try validateRecallBudget(recallBudget)
         self.adapter = adapter
         self.ttl = ttl
         self.maxEntries = maxEntries
         self.refreshOnRead = refreshOnRead
+        self.recallBudget = recallBudget
+        self.indexesWords = indexesWords
     }
 
     /// The tier policy the adapter applies.
-    public var tierPolicy: TierPolicy { TierPolicy(ttl: ttl, maxEntries: maxEntries, refreshOnRead: refreshOnRead) }
+    public var tierPolicy: TierPolicy {
+        TierPolicy(ttl: ttl, maxEntries: maxEntries, refreshOnRead: refreshOnRead, recallBudget: recallBudget, indexesWords: indexesWords)
+    }
 }
 
 /// Which tiers a `MemorySystem` has and how each behaves. A tier left `nil` is not available.

@@ -1,51 +1,74 @@
-/// How `recall` matches and orders entries.
+/// How `recall` matches and orders entries (the Lua recall script implements the same rules).
 ///
-/// Query and entry (text and tags) are split into lowercase words on every character that is not a letter
-/// or digit, so punctuation and case are ignored. An entry matches when it shares at least one word with the
-/// query. Relevance: the whole query phrase (its words, consecutively) in the text, or equal to a tag, ranks
-/// above any partial match; then the fraction of query words found. Ties: higher importance, then newer,
-/// then id. An empty query matches every entry, newest first.
-package struct RecallRanking {
-    /// The query's words, as `recall` sends them to the adapter.
-    package let queryWords: [String]
+/// Words are `SearchWords`: an entry's words are those of its text window and of its tags. An entry matches
+/// a non-empty query when it contains at least one distinct query word. Relevance: the whole query (its
+/// words, consecutively) in the text window, or equal to a tag's words, ranks above any other match; then
+/// the number of distinct query words found. Ties: higher importance, then newer (`createdAt`), then the
+/// greater id (bytewise). An empty query matches every entry, newest first (importance does not count).
+package struct RecallRanking: Sendable {
+    /// The query's words in order (the phrase).
+    package let words: [String]
+    /// The distinct query words.
+    package let distinct: [String]
 
-    /// The ranking for `query`.
-    package init(query: String) {
-        queryWords = Self.words(query)
+    /// The ranking for a query's words.
+    package init(words: [String]) {
+        self.words = words
+        var seen: Set<String> = []
+        distinct = words.filter { seen.insert($0).inserted }
     }
 
-    var isEmpty: Bool { queryWords.isEmpty }
+    /// An entry's words as recall sees them.
+    package struct Profile: Sendable, Hashable {
+        /// The text window's words in order.
+        package var text: [String]
+        /// Each tag's words.
+        package var tags: [[String]]
+        /// Every word of both, for membership.
+        package var vocabulary: Set<String>
 
-    /// The relevance of `entry` (0: no match).
-    func score(_ entry: MemoryEntry) -> Double {
-        if queryWords.isEmpty { return 1 }
-        let textWords = Self.words(entry.text)
-        let tagWords = entry.tags.map(Self.words)
-        var vocabulary = Set(textWords)
-        for words in tagWords { vocabulary.formUnion(words) }
-        let found = queryWords.filter(vocabulary.contains).count
-        guard found > 0 else { return 0 }
-        let overlap = Double(found) / Double(queryWords.count)
-        let phrase = Self.contains(textWords, queryWords) || tagWords.contains(queryWords)
-        return (phrase ? 1 : 0) + overlap
+        /// The profile of `entry`.
+        package init(_ entry: MemoryEntry) {
+            text = SearchWords.textWindow(entry.text)
+            tags = entry.tags.map { SearchWords.words($0) }
+            vocabulary = Set(text)
+            for words in tags { vocabulary.formUnion(words) }
+        }
+    }
+
+    /// The relevance of an entry: `nil` when it does not match; 0 for every entry when the query is empty;
+    /// else `distinct.count + 1` for a phrase match, or the number of distinct query words found.
+    package func relevance(_ profile: Profile) -> Int? {
+        if distinct.isEmpty { return 0 }
+        let found = distinct.filter(profile.vocabulary.contains).count
+        guard found > 0 else { return nil }
+        if found == distinct.count && isPhrase(in: profile) { return found + 1 }
+        return found
+    }
+
+    /// Whether the query's words appear consecutively in the text window, or equal a tag's words.
+    package func isPhrase(in profile: Profile) -> Bool {
+        profile.tags.contains(words) || Self.contains(profile.text, words)
+    }
+
+    /// Whether `lhs` ranks before `rhs`, given their relevance.
+    package func ranksBefore(_ lhs: MemoryEntry, _ lhsRelevance: Int, _ rhs: MemoryEntry, _ rhsRelevance: Int) -> Bool {
+        if lhsRelevance != rhsRelevance { return lhsRelevance > rhsRelevance }
+        if !distinct.isEmpty && lhs.importance != rhs.importance { return lhs.importance > rhs.importance }
+        let lhsCreated = Milliseconds.of(lhs.createdAt), rhsCreated = Milliseconds.of(rhs.createdAt)
+        if lhsCreated != rhsCreated { return lhsCreated > rhsCreated }
+        return Self.idBefore(rhs.id, lhs.id)
     }
 
     /// The matching entries, best first.
-    func rank(_ entries: [MemoryEntry]) -> [MemoryEntry] {
-        let scored = entries.compactMap { entry -> (MemoryEntry, Double)? in
-            let score = score(entry)
-            return score > 0 ? (entry, score) : nil
-        }
-        return scored.sorted { lhs, rhs in
-            if lhs.1 != rhs.1 { return lhs.1 > rhs.1 }
-            if !isEmpty && lhs.0.importance != rhs.0.importance { return lhs.0.importance > rhs.0.importance }
-            if lhs.0.createdAt != rhs.0.createdAt { return lhs.0.createdAt > rhs.0.createdAt }
-            return lhs.0.id > rhs.0.id
-        }.map(\.0)
+    package func rank(_ entries: [MemoryEntry]) -> [MemoryEntry] {
+        let scored = entries.compactMap { entry in relevance(Profile(entry)).map { (entry, $0) } }
+        return scored.sorted { ranksBefore($0.0, $0.1, $1.0, $1.1) }.map(\.0)
     }
 
-    static func words(_ text: String) -> [String] {
-        text.lowercased().split { !($0.isLetter || $0.isNumber) }.map(String.init)
+    /// Bytewise order of ids, as Redis orders index members.
+    package static func idBefore(_ lhs: String, _ rhs: String) -> Bool {
+        lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
     }
 
     private static func contains(_ haystack: [String], _ needle: [String]) -> Bool {
