@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 BENCH_ARGS ?=
 
-.PHONY: deps build release test bench warnings clean
+.PHONY: deps build release test bench warnings lua clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -27,6 +27,10 @@ warnings: deps
 	  out=$$(swift build -c $$mode 2>&1) || { echo "$$out"; exit 1; }; \
 	  if grep -q "warning:" <<<"$$out"; then grep "warning:" <<<"$$out"; echo "swift build -c $$mode printed warnings"; exit 1; fi; \
 	done; echo "no warnings in debug and release builds"
+
+# Re-embeds Sources/Axon/Adapters/Lua/*.lua into MemoryScripts+Lua.swift (a test fails when it is stale).
+lua:
+	python3 scripts/embed-lua.py
 
 clean:
 	rm -rf .build

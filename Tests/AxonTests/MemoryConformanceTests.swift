@@ -1,4 +1,4 @@
-import Axon
+@testable import Axon
 import Foundation
 import Hiredis
 import Testing
@@ -228,6 +228,59 @@ struct MemoryConformanceTests {
         await #expect(throws: MemoryError.self) { try await target.import("{not json}\n") }
         await source.close()
         await target.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func canonicallyEquivalentStringsAreOne(backend: Backend) async throws {
+        let store = InMemoryStore()
+        let base = "nfc-\(UUID().uuidString)-"
+        // Stored in decomposed form (e + U+0301), looked up precomposed (U+00E9), and the other way round.
+        let decomposed = try backend.system(namespace: base + "cafe\u{301}", store: store)
+        let precomposed = try backend.system(namespace: base + "caf\u{e9}", store: store)
+        let id = try await decomposed.store(
+            "Le cafe\u{301} cre\u{300}me", tier: .session, tags: ["re\u{301}sume\u{301}"], userID: "Zoe\u{308}",
+            sessionID: "se\u{301}ance", metadata: ["ke\u{301}": "valeu\u{302}r"])
+        let filters = [
+            MemoryFilter(tags: ["r\u{e9}sum\u{e9}"]), MemoryFilter(anyTags: ["r\u{e9}sum\u{e9}", "other"]),
+            MemoryFilter(userID: "Zo\u{eb}"), MemoryFilter(sessionID: "s\u{e9}ance"), MemoryFilter(metadata: ["k\u{e9}": "vale\u{fb}r"]),
+        ]
+        for filter in filters {
+            #expect(try await precomposed.recall("", tier: .session, filter: filter).map(\.id) == [id], "\(filter)")
+        }
+        #expect(try await precomposed.recall("CAF\u{c9}", tier: .session).map(\.id) == [id])
+        #expect(try await precomposed.recall("cr\u{e8}me caf\u{e9}", tier: .session).map(\.id) == [id])
+        #expect(try await decomposed.recall("r\u{e9}sum\u{e9}", tier: .session).map(\.id) == [id])  // a tag's word
+        let entry = try #require(try await precomposed.get(id, tier: .session))
+        #expect(entry.tags == ["r\u{e9}sum\u{e9}"] && entry.userID == "Zo\u{eb}")
+        // Stored as NFC bytes, whatever form came in.
+        #expect(Array(entry.tags[0].utf8) == Array("r\u{e9}sum\u{e9}".utf8))
+        _ = try await decomposed.clear(tier: .session)
+        await decomposed.close()
+        await precomposed.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func sweepRemovesExpiredEntriesAndCountsThem(backend: Backend) async throws {
+        let adapter = try backend.adapter(namespace: UUID().uuidString, store: InMemoryStore())
+        let now = Milliseconds.truncated(Date())
+        let policy = TierPolicy(ttl: .seconds(1))
+        for index in 0..<450 {
+            let entry = Self.entry(id: "s\(index)", tier: .ephemeral, tags: ["t\(index % 3)"], now: now, ttlMs: index < 420 ? 1000 : 60_000)
+            _ = try await adapter.store(entry, policy: policy, now: now)
+        }
+        var removed = 0
+        var cursor: String?
+        let later = now + 2
+        repeat {
+            let step = try await adapter.sweep(tier: .ephemeral, cursor: cursor, now: later)
+            removed += step.expiredEntries
+            cursor = step.next
+        } while cursor != nil
+        #expect(removed == 420)
+        #expect(try await adapter.count(tier: .ephemeral, now: later) == 30)
+        #expect(try await adapter.tagged("t0", tier: .ephemeral, now: later).count == 10)
+        _ = try await adapter.clear(tier: .ephemeral, now: later)
+        await adapter.close()
     }
 
     static func entry(id: String, tier: MemoryTier, tags: [String], now: Date, ttlMs: Int64) -> MemoryEntry {
