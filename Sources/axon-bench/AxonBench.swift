@@ -84,6 +84,14 @@ struct BenchOptions: ParsableArguments {
     @Flag(name: .customLong("no-baselines"), help: "Skip the hiredis-sync and redis-benchmark baselines.")
     var noBaselines = false
 
+    @Option(name: .customLong("recall-sizes"), help: "Comma-separated entry counts of the tiers the recall rows search.")
+    var recallSizes: String = "10000,100000"
+
+    /// The parsed recall tier sizes.
+    var recallTierSizes: [Int] {
+        recallSizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
     /// The parsed concurrency levels.
     var concurrencyLevels: [Int] {
         concurrency.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -110,6 +118,10 @@ struct BenchOptions: ParsableArguments {
         guard (0...(64 << 20)).contains(valueSize) else { throw ValidationError("--value-size must be 0...67108864 bytes") }
         if let port, !(1...65535).contains(port) { throw ValidationError("--port must be 1...65535, got \(port)") }
         if let host, host.isEmpty { throw ValidationError("--host must not be empty") }
+        let sizes = recallSizes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !sizes.isEmpty, sizes.allSatisfy({ Int($0).map { (20...10_000_000).contains($0) } ?? false }) else {
+            throw ValidationError("--recall-sizes must be a comma-separated list of integers 20...10000000, got '\(recallSizes)'")
+        }
     }
 
     /// Where to connect: the environment, overridden by `--host` / `--port`.

@@ -6,8 +6,8 @@ struct BenchSuite {
     let options: BenchOptions
 
     func run() async throws {
-        let results = try await measure()
-        print(Report.markdown(results), terminator: "")
+        let (results, notes) = try await measureWithNotes()
+        print(Report.markdown(results) + Report.targets(results) + notes.map { $0 + "\n" }.joined(), terminator: "")
         if let path = options.json { try write(Report.json(results), to: path) }
         if let path = options.svg {
             try write(Data(Report.svg(results, title: "axon-bench latency by percentile").utf8), to: path)
@@ -16,6 +16,11 @@ struct BenchSuite {
 
     /// Runs the selected workloads and baselines and returns every row.
     func measure() async throws -> [BenchResult] {
+        try await measureWithNotes().results
+    }
+
+    /// Every row, and what the run found beside them (Redis memory per entry, slow scripts) as Markdown.
+    func measureWithNotes() async throws -> (results: [BenchResult], notes: [String]) {
         let configuration = try options.redisConfiguration()
         let connection: RedisConnection
         do {
@@ -26,11 +31,30 @@ struct BenchSuite {
         let value = [UInt8](repeating: UInt8(ascii: "x"), count: options.valueSize)
         _ = try await connection.send("SET", "bench:{axon}:key", value)
 
-        let memory = try MemoryWorkloads.make(configuration: configuration) { Self.progress($0) }
+        let memory = try MemoryWorkloads.make(configuration: configuration, recallSizes: options.recallTierSizes) { Self.progress($0) }
         let workloads = (ConnectionWorkloads.make(connection: connection, value: value)
             + (try PoolWorkloads.make(configuration: configuration, value: value)) + memory.workloads
             + (try PrimitiveWorkloads.make(configuration: configuration, namespace: "bench-\(UUID().uuidString.prefix(8))")))
             .filter { workload in options.selects(workload.name) }
+        let watchesScripts = workloads.contains { $0.group == "memory" }
+        if watchesScripts {
+            // Every command over 5 ms of server time is logged (a throwaway server; skipped where CONFIG is disabled).
+            _ = try? await connection.send("CONFIG", "SET", "slowlog-log-slower-than", "5000")
+            _ = try? await connection.send("SLOWLOG", "RESET")
+        }
+        var notes: [String] = []
+        // Before the workloads: nothing else changes the database meanwhile.
+        if workloads.contains(where: { $0.name == "memory.store.words10" }) {
+            progress("measuring Redis memory per entry")
+            do {
+                let perEntry = try await memory.setup.footprint(count: min(5000, options.recallTierSizes.max() ?? 5000))
+                notes.append(String(
+                    format: "Redis memory per 10-word entry with one tag (%d entries, `used_memory` before and after): %.0f bytes with the word index, %.0f without.\n",
+                    min(5000, options.recallTierSizes.max() ?? 5000), perEntry.indexed, perEntry.unindexed))
+            } catch {
+                notes.append("Redis memory per entry: not measured (\(error)).\n")
+            }
+        }
         var results: [BenchResult] = []
         for workload in workloads {
             for concurrency in workload.fixedConcurrency ?? options.concurrencyLevels {
@@ -43,14 +67,31 @@ struct BenchSuite {
                 results.append(result)
             }
         }
+        if watchesScripts { notes.append(try await slowCommands(on: connection)) }
         if !options.noBaselines {
             // Before the clean-up: prepared baselines call scripts on the data the workloads stored.
             let baselines = try await runBaselines(for: workloads, measured: results, endpoint: configuration.endpoint)
             results = Self.attachRatios(results, baselines: baselines) + baselines
         }
-        await memory.cleanUp()
+        await memory.setup.cleanUp()
         await connection.close()
-        return results
+        return (results, notes)
+    }
+
+    /// The slow log of the measured rows: every command that took 5 ms or more of server time.
+    private func slowCommands(on connection: RedisConnection) async throws -> String {
+        guard let entries = try? await connection.send("SLOWLOG", "GET", 128).array() else {
+            return "Slow log: not available (CONFIG or SLOWLOG disabled on this server).\n"
+        }
+        var lines: [String] = []
+        for entry in entries {
+            guard let fields = try? entry.array(), fields.count >= 4, let micros = try? fields[2].int() else { continue }
+            let words = ((try? fields[3].array()) ?? []).prefix(2).compactMap { try? $0.string() }.joined(separator: " ")
+            lines.append("- \(micros) µs: `\(words)`")
+        }
+        return lines.isEmpty
+            ? "Slow log (commands of 5 ms or more of server time during the measured rows): empty.\n"
+            : "Slow log (commands of 5 ms or more of server time during the measured rows):\n" + lines.joined(separator: "\n") + "\n"
     }
 
     /// Runs each baseline once per concurrency; `measured` sizes redis-benchmark's request count so that it

@@ -3,48 +3,49 @@ import Foundation
 import Hiredis
 import Synchronization
 
-/// The memory layer through `RedisAdapter`: store, get, forget, recall by tag (10 of a 10,000-entry
-/// namespace, then again with 100,000 unrelated keys in the database), and recall by text.
+/// The memory layer through `RedisAdapter`: store (also a 10-word text with and without the word index, and
+/// while 8 tasks recall), get, forget, and recall by text, tag and session over tiers of `recallSizes`
+/// entries, with a selective query (10 matches) and with a word or tag every entry has.
 enum MemoryWorkloads {
     static func make(
-        configuration: RedisConfiguration, progress: @escaping @Sendable (String) -> Void
-    ) throws -> (workloads: [Workload], cleanUp: @Sendable () async -> Void) {
+        configuration: RedisConfiguration, recallSizes: [Int], progress: @escaping @Sendable (String) -> Void
+    ) throws -> (workloads: [Workload], setup: Setup) {
         let pool = try RedisConnectionPool(configuration: configuration, maxConnections: 4)
         let run = UUID().uuidString.prefix(8)
         let adapter = RedisAdapter(pool: pool, namespace: "bench-\(run)")
-        let recallAdapter = RedisAdapter(pool: pool, namespace: "bench-recall-\(run)")
         let ephemeral = try EphemeralPolicy(ttl: .seconds(60))
-        let session = try SessionPolicy(ttl: .seconds(600), maxEntries: 20_000, refreshOnRead: false)
-        let config = MemoryConfig(ephemeral: ephemeral, session: session)
+        let unindexed = try EphemeralPolicy(ttl: .seconds(60), indexesWords: false)
+        let session = try SessionPolicy(ttl: .seconds(3600), maxEntries: 1_000_000, refreshOnRead: false)
+        let memory = try MemorySystem(config: MemoryConfig(ephemeral: ephemeral, session: session), redis: adapter)
+        let plainAdapter = RedisAdapter(pool: pool, namespace: "bench-noindex-\(run)")
+        let plainMemory = try MemorySystem(config: MemoryConfig(ephemeral: unindexed), redis: plainAdapter)
         let ephemeralPolicy = ephemeral.tierPolicy
-        let memory = try MemorySystem(config: config, redis: adapter)
-        let recallMemory = try MemorySystem(config: config, redis: recallAdapter)
-        let state = Setup(pool: pool, memory: memory, recallMemory: recallMemory, progress: progress)
-        let needle = MemoryFilter(tags: ["needle"])
-        let recallNeedles: @Sendable (Int) async throws -> Void = { _ in
-            let found = try await recallMemory.recall("", tier: .session, filter: needle, limit: 10)
-            guard found.count == 10 else { throw BenchError("recall by tag found \(found.count) entries, expected 10") }
+        let tiers = try recallSizes.map { size in
+            try RecallTier(size: size, adapter: RedisAdapter(pool: pool, namespace: "bench-recall\(size)-\(run)"), policy: session)
         }
-        // Both tag-recall rows compare with the same script call (run after both, with the unrelated keys present).
-        let recallByTag: @Sendable () async throws -> BaselineCommand = {
-            try await state.fillRecallNamespace()
-            let query = RecallQuery(text: "", filter: needle, limit: 10, budget: session.recallBudget)
-            let command = try await recallAdapter.recallCommand(query, tier: .session, policy: session.tierPolicy, now: Date())
-            return BaselineCommand(key: "memory.recall.tag", commands: [command])
-        }
-        let workloads = [
-            Workload(group: "memory", name: "memory.store", baseline: nil) { concurrency, limits in
-                try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { worker in
-                    _ = try await memory.store("bench entry from worker \(worker)", importance: 0.5, tier: .ephemeral, tags: ["bench"])
+        let setup = Setup(
+            pool: pool, memory: memory, plainMemory: plainMemory, tiers: tiers, progress: progress)
+        let tenWords = "user asked about the weather in paris today please thanks"
+
+        func storeRow(_ name: String, into system: MemorySystem, text: String, policy: TierPolicy, through storeAdapter: RedisAdapter) -> Workload {
+            Workload(group: "memory", name: name, baseline: nil) { concurrency, limits in
+                try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { _ in
+                    _ = try await system.store(text, importance: 0.5, tier: .ephemeral, tags: ["bench"])
                 }
-            }.comparedWith("memory.store") {
-                // The same entry as worker 0's, under a fresh id per operation.
+            }.comparedWith(name) {
+                // The same entry under a fresh id per operation.
                 let now = Date()
                 let entry = MemoryEntry(
-                    id: BaselineCommand.uniqueMarker, text: "bench entry from worker 0", tier: .ephemeral, importance: 0.5, tags: ["bench"],
+                    id: BaselineCommand.uniqueMarker, text: text, tier: .ephemeral, importance: 0.5, tags: ["bench"],
                     createdAt: now, expiresAt: now + 60, lastAccessedAt: now)
-                return BaselineCommand(key: "memory.store", commands: [try await adapter.storeCommand(entry, policy: ephemeralPolicy, now: now)])
-            },
+                return BaselineCommand(key: name, commands: [try await storeAdapter.storeCommand(entry, policy: policy, now: now)])
+            }
+        }
+
+        var workloads = [
+            storeRow("memory.store", into: memory, text: "bench entry from a worker", policy: ephemeralPolicy, through: adapter),
+            storeRow("memory.store.words10", into: memory, text: tenWords, policy: ephemeralPolicy, through: adapter),
+            storeRow("memory.store.words10.noindex", into: plainMemory, text: tenWords, policy: unindexed.tierPolicy, through: plainAdapter),
             Workload(group: "memory", name: "memory.get", baseline: nil) { concurrency, limits in
                 let id = try await memory.store("the entry every get reads", tier: .ephemeral, tags: ["bench"])
                 return try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { _ in
@@ -56,7 +57,7 @@ enum MemoryWorkloads {
                 return BaselineCommand(key: "memory.get", commands: [command])
             },
             Workload(group: "memory", name: "memory.forget", baseline: nil) { concurrency, limits in
-                let ids = try await state.storeForForget(count: 20_000)
+                let ids = try await setup.storeForForget(count: 20_000)
                 let next = Locked(0)
                 return try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { _ in
                     let index = next.increment()
@@ -64,45 +65,130 @@ enum MemoryWorkloads {
                 }
             }.comparedWith("memory.forget") {
                 // Each operation forgets an entry that does not exist: a little less server work than ours.
-                BaselineCommand(key: "memory.forget", commands: [try await adapter.forgetCommand(id: BaselineCommand.uniqueMarker, tier: .ephemeral, now: Date())])
-            },
-            Workload(group: "memory", name: "memory.recall.tag", baseline: nil) { concurrency, limits in
-                try await state.fillRecallNamespace()
-                return try await WorkloadRunner.run(concurrency: concurrency, limits: limits, operation: recallNeedles)
-            }.comparedWith("memory.recall.tag", recallByTag),
-            Workload(group: "memory", name: "memory.recall.tag.unrelated100k", baseline: nil) { concurrency, limits in
-                try await state.fillRecallNamespace()
-                try await state.addUnrelatedKeys(100_000)
-                return try await WorkloadRunner.run(concurrency: concurrency, limits: limits, operation: recallNeedles)
-            }.comparedWith("memory.recall.tag", recallByTag),
-            Workload(group: "memory", name: "memory.recall.text", baseline: nil) { concurrency, limits in
-                try await state.fillRecallNamespace()
-                return try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { _ in
-                    _ = try await recallMemory.recall("needle seven", tier: .session, limit: 10)
-                }
-            }.comparedWith("memory.recall.text") {
-                try await state.fillRecallNamespace()
-                let query = RecallQuery(text: "needle seven", filter: .none, limit: 10, budget: session.recallBudget)
-                let command = try await recallAdapter.recallCommand(query, tier: .session, policy: session.tierPolicy, now: Date())
-                return BaselineCommand(key: "memory.recall.text", commands: [command])
+                BaselineCommand(
+                    key: "memory.forget", commands: [try await adapter.forgetCommand(id: BaselineCommand.uniqueMarker, tier: .ephemeral, now: Date())])
             },
         ]
-        return (workloads, { await state.cleanUp() })
+        for tier in tiers {
+            let label = tier.label
+            let rows: [(String, String, MemoryFilter)] = [
+                ("memory.recall.text.\(label)", "needle", .none),
+                ("memory.recall.text.every.\(label)", "common", .none),
+                ("memory.recall.tag.\(label)", "", MemoryFilter(tags: ["needle"])),
+                ("memory.recall.tag.every.\(label)", "", MemoryFilter(tags: ["all"])),
+            ]
+            for (name, query, filter) in rows { workloads.append(recallRow(name, tier: tier, setup: setup, query: query, filter: filter)) }
+        }
+        if let largest = tiers.max(by: { $0.size < $1.size }) {
+            // The seed's session example: a session's entries among every other entry of the tier.
+            workloads.append(recallRow(
+                "memory.recall.session.\(largest.label)", tier: largest, setup: setup, query: "session",
+                filter: MemoryFilter(sessionID: RecallTier.sessionOfTen)))
+            workloads.append(recallRow(
+                "memory.recall.tag.unrelated100k", tier: tiers[0], setup: setup, query: "", filter: MemoryFilter(tags: ["needle"]),
+                unrelatedKeys: 100_000))
+            workloads.append(Workload(group: "memory", name: "memory.store.during-recall", baseline: nil) { concurrency, limits in
+                // Stores measured while 8 tasks recall by text ("common", in every entry) in the largest tier.
+                try await setup.fill(largest)
+                let stop = Locked(0)
+                let recallers = Task {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for _ in 0..<8 {
+                            group.addTask {
+                                while stop.current == 0 { _ = try await largest.memory.recall("common", tier: .session, limit: 10) }
+                            }
+                        }
+                        try await group.waitForAll()
+                    }
+                }
+                defer { _ = stop.increment() }
+                let measurement = try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { _ in
+                    _ = try await memory.store("bench entry from a worker", importance: 0.5, tier: .ephemeral, tags: ["bench"])
+                }
+                _ = stop.increment()
+                try await recallers.value
+                return measurement
+            }.comparedWith("memory.store") {
+                let now = Date()
+                let entry = MemoryEntry(
+                    id: BaselineCommand.uniqueMarker, text: "bench entry from a worker", tier: .ephemeral, importance: 0.5, tags: ["bench"],
+                    createdAt: now, expiresAt: now + 60, lastAccessedAt: now)
+                return BaselineCommand(key: "memory.store", commands: [try await adapter.storeCommand(entry, policy: ephemeralPolicy, now: now)])
+            })
+        }
+        return (workloads, setup)
+    }
+
+    /// A recall row and its baseline: the same script call from the C client.
+    static func recallRow(
+        _ name: String, tier: RecallTier, setup: Setup, query: String, filter: MemoryFilter, unrelatedKeys: Int = 0
+    ) -> Workload {
+        Workload(group: "memory", name: name, baseline: nil) { concurrency, limits in
+            try await setup.fill(tier)
+            if unrelatedKeys > 0 { try await setup.addUnrelatedKeys(unrelatedKeys) }
+            return try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { _ in
+                let found = try await tier.memory.recall(query, tier: .session, filter: filter, limit: 10)
+                guard found.count == 10 else { throw BenchError("\(name) found \(found.count) entries, expected 10") }
+            }
+        }.comparedWith(name) {
+            try await setup.fill(tier)
+            let request = RecallQuery(text: query, filter: filter, limit: 10, budget: tier.policy.recallBudget)
+            let command = try await tier.adapter.recallCommand(request, tier: .session, policy: tier.policy.tierPolicy, now: Date())
+            return BaselineCommand(key: name, commands: [command])
+        }
+    }
+
+    /// A session tier of `size` entries for the recall rows: every entry has the word "common", the tag "all",
+    /// the word "session"; 10 have the word and tag "needle"; sessions hold 10 entries each.
+    struct RecallTier: Sendable {
+        let size: Int
+        let adapter: RedisAdapter
+        let policy: SessionPolicy
+        let memory: MemorySystem
+
+        /// A session with 10 entries.
+        static let sessionOfTen = "sess_abc123"
+
+        init(size: Int, adapter: RedisAdapter, policy: SessionPolicy) throws {
+            self.size = size
+            self.adapter = adapter
+            self.policy = policy
+            memory = try MemorySystem(config: MemoryConfig(session: policy), redis: adapter)
+        }
+
+        var label: String { size % 1000 == 0 ? "\(size / 1000)k" : "\(size)" }
+
+        func inputs() -> [MemorySystem.Input] {
+            let needleEvery = max(1, size / 10)
+            return (0..<size).map { index in
+                let needle = index % needleEvery == 7 % needleEvery
+                let filler = "w\((index * 7919) % 5000) w\((index * 104_729) % 5000)"
+                return MemorySystem.Input(
+                    "session event \(index): user u\(index % 1000) logged in \(filler) \(needle ? "needle" : "hay") common",
+                    importance: Double(index % 10) / 10, tier: .session, tags: needle ? ["all", "needle"] : ["all", "hay\(index % 1000)"],
+                    sessionID: index / 10 == size / 20 ? Self.sessionOfTen : "sess\(index / 10)")
+            }
+        }
     }
 
     /// Data the workloads need, made once per run, and removed by `cleanUp`.
     final class Setup: Sendable {
         let pool: RedisConnectionPool
         let memory: MemorySystem
-        let recallMemory: MemorySystem
+        let plainMemory: MemorySystem
+        let tiers: [RecallTier]
         let progress: @Sendable (String) -> Void
-        private let filled = Mutex(false)
+        private let filled = Mutex<Set<Int>>([])
         private let unrelated = Mutex(0)
 
-        init(pool: RedisConnectionPool, memory: MemorySystem, recallMemory: MemorySystem, progress: @escaping @Sendable (String) -> Void) {
+        init(
+            pool: RedisConnectionPool, memory: MemorySystem, plainMemory: MemorySystem, tiers: [RecallTier],
+            progress: @escaping @Sendable (String) -> Void
+        ) {
             self.pool = pool
             self.memory = memory
-            self.recallMemory = recallMemory
+            self.plainMemory = plainMemory
+            self.tiers = tiers
             self.progress = progress
         }
 
@@ -110,37 +196,64 @@ enum MemoryWorkloads {
             try await memory.storeBatch((0..<count).map { .init("forget me \($0)", tier: .ephemeral) })
         }
 
-        /// 10,000 session entries, 10 of them tagged `needle`.
-        func fillRecallNamespace() async throws {
-            guard filled.withLock({ let was = $0; $0 = true; return !was }) else { return }
-            progress("storing 10,000 entries for the recall workloads")
-            let inputs = (0..<10_000).map { index in
-                MemorySystem.Input(
-                    index % 1000 == 7 ? "needle number \(index)" : "hay \(index) of the stack", importance: 0.5, tier: .session,
-                    tags: index % 1000 == 7 ? ["needle"] : ["hay\(index % 100)"])
-            }
+        /// Stores the tier's entries once, 16 batches at a time.
+        func fill(_ tier: RecallTier) async throws {
+            guard filled.withLock({ $0.insert(tier.size).inserted }) else { return }
+            progress("storing \(tier.size) entries for the recall workloads")
+            let inputs = tier.inputs()
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for chunk in stride(from: 0, to: inputs.count, by: 500) {
-                    let slice = Array(inputs[chunk..<min(chunk + 500, inputs.count)])
-                    group.addTask { _ = try await self.recallMemory.storeBatch(slice) }
+                var next = 0
+                func add() {
+                    guard next < inputs.count else { return }
+                    let slice = Array(inputs[next..<min(next + 250, inputs.count)])
+                    next += 250
+                    group.addTask { _ = try await tier.memory.storeBatch(slice) }
                 }
-                try await group.waitForAll()
+                for _ in 0..<16 { add() }
+                while try await group.next() != nil { add() }
             }
         }
 
         /// Plain keys outside any namespace, so the database is not just ours.
         func addUnrelatedKeys(_ count: Int) async throws {
-            guard unrelated.withLock({ let was = $0; $0 = count; return was == 0 }) else { return }
+            guard unrelated.withLock({ let was = $0; $0 = max($0, count); return was == 0 }) else { return }
             progress("adding \(count) unrelated keys")
             for start in stride(from: 0, to: count, by: 1000) {
                 _ = try await pool.pipeline((start..<min(start + 1000, count)).map { RedisCommand("SET", "bench:unrelated:\($0)", "x") })
             }
         }
 
+        /// Redis memory per entry of `count` 10-word entries with and without the word index: `used_memory`
+        /// before and after storing them in a namespace of their own (run before the workloads, while nothing
+        /// else changes the database), then cleared.
+        func footprint(count: Int) async throws -> (indexed: Double, unindexed: Double) {
+            func measure(_ system: MemorySystem) async throws -> Double {
+                let inputs = (0..<count).map { index in
+                    MemorySystem.Input(
+                        "user \(index) asked about w\(index % 997) in c\(index % 89) today please thanks", importance: 0.5,
+                        tier: .ephemeral, tags: ["t\(index % 50)"])
+                }
+                let before = try await usedMemory()
+                for chunk in stride(from: 0, to: count, by: 500) { _ = try await system.storeBatch(Array(inputs[chunk..<min(chunk + 500, count)])) }
+                let after = try await usedMemory()
+                _ = try await system.clear(tier: .ephemeral)
+                return Double(after - before) / Double(count)
+            }
+            return (try await measure(memory), try await measure(plainMemory))
+        }
+
+        private func usedMemory() async throws -> Int {
+            let info = try await pool.send("INFO", "memory").string()
+            for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("used_memory:") {
+                return Int(line.dropFirst("used_memory:".count)) ?? 0
+            }
+            throw BenchError("INFO memory has no used_memory line")
+        }
+
         func cleanUp() async {
             _ = try? await memory.clear(tier: .ephemeral)
-            _ = try? await memory.clear(tier: .session)
-            _ = try? await recallMemory.clear(tier: .session)
+            _ = try? await plainMemory.clear(tier: .ephemeral)
+            for tier in tiers { _ = try? await tier.memory.clear(tier: .session) }
             let count = unrelated.withLock { $0 }
             for start in stride(from: 0, to: count, by: 1000) {
                 _ = try? await pool.pipeline((start..<min(start + 1000, count)).map { RedisCommand("UNLINK", "bench:unrelated:\($0)") })
@@ -155,4 +268,6 @@ final class Locked: Sendable {
     init(_ value: Int) { self.value = Mutex(value) }
     /// Returns the current value and adds one.
     func increment() -> Int { value.withLock { let current = $0; $0 += 1; return current } }
+    /// The current value.
+    var current: Int { value.withLock { $0 } }
 }

@@ -2,6 +2,38 @@ import Foundation
 
 /// Renders results: Markdown tables per group (stdout), JSON (`--json`), an SVG percentile plot (`--svg`).
 enum Report {
+    /// Ratios between rows of one run that the memory layer's targets are stated in: recall p50 as a multiple of
+    /// `connection.get` p50 at one caller, stores with the word index against without, store p99 while 8 tasks
+    /// recall against store p99 alone. Empty when the rows are missing.
+    static func targets(_ results: [BenchResult]) -> String {
+        func row(_ name: String, _ concurrency: Int) -> BenchResult? {
+            results.first { $0.workload == name && $0.concurrency == concurrency }
+        }
+        var lines: [String] = []
+        if let get = row("connection.get", 1)?.p50Microseconds, get > 0 {
+            for result in results where result.workload.hasPrefix("memory.recall.") && result.concurrency == 1 {
+                if let p50 = result.p50Microseconds {
+                    lines.append(String(format: "| %@ p50 / connection.get p50 (1 caller) | %.2f |", result.workload, p50 / get))
+                }
+            }
+        }
+        for concurrency in Set(results.map(\.concurrency)).sorted() {
+            if let indexed = row("memory.store.words10", concurrency), let plain = row("memory.store.words10.noindex", concurrency),
+               plain.opsPerSecond > 0 {
+                lines.append(String(
+                    format: "| memory.store.words10 ops/s / without the word index (%d callers) | %.2f |", concurrency,
+                    indexed.opsPerSecond / plain.opsPerSecond))
+            }
+            if let during = row("memory.store.during-recall", concurrency)?.p99Microseconds,
+               let alone = row("memory.store", concurrency)?.p99Microseconds, alone > 0 {
+                lines.append(String(
+                    format: "| memory.store p99 while 8 tasks recall by text / alone (%d callers) | %.2f |", concurrency, during / alone))
+            }
+        }
+        guard !lines.isEmpty else { return "" }
+        return "### targets\n\n| ratio within this run | value |\n|---|---:|\n" + lines.joined(separator: "\n") + "\n\n"
+    }
+
     /// One Markdown table per group, in first-seen order.
     static func markdown(_ results: [BenchResult]) -> String {
         var groups: [String] = []

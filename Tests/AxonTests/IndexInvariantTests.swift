@@ -108,6 +108,16 @@ struct IndexInvariantTests {
             for (id, entry) in live { #expect(expiries[id] == Milliseconds.of(entry.expiresAt)) }
             let priority = try await connection.send("ZRANGE", prefix + "p", 0, -1).array().map { try $0.string() }
             #expect(Set(priority) == Set(live.keys))
+            // The ranking hash: expiry, importance and created ms as three big-endian doubles per live id.
+            let ranking = try await connection.send("HGETALL", prefix + "r").array().map { try $0.bytes() }
+            #expect(Set(stride(from: 0, to: ranking.count, by: 2).map { String(decoding: ranking[$0], as: UTF8.self) }) == Set(live.keys))
+            for index in stride(from: 0, to: ranking.count, by: 2) {
+                let values = stride(from: 0, to: 24, by: 8).map { offset in
+                    Double(bitPattern: ranking[index + 1][offset..<offset + 8].reduce(0) { $0 << 8 | UInt64($1) })
+                }
+                guard let entry = live[String(decoding: ranking[index], as: UTF8.self)] else { continue }
+                #expect(values == [Double(Milliseconds.of(entry.expiresAt)), entry.importance, Double(Milliseconds.of(entry.createdAt))])
+            }
             var found: [String: Set<String>] = [:]
             for member in try await connection.send("ZRANGE", prefix + "x", 0, -1).array().map({ try $0.bytes() }) {
                 guard let cut = member.firstIndex(of: 0) else { Issue.record("member without NUL"); continue }
@@ -127,7 +137,7 @@ struct IndexInvariantTests {
             } while cursor != "0"
             #expect(hashes == Set(live.keys))
             if live.isEmpty {
-                for key in ["i", "p", "x"] { #expect(try await connection.send("EXISTS", prefix + key).int() == 0) }
+                for key in ["i", "p", "r", "x"] { #expect(try await connection.send("EXISTS", prefix + key).int() == 0) }
             }
             await connection.close()
         }

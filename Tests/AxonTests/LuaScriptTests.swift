@@ -23,9 +23,9 @@ struct LuaScriptTests {
 
     @Test func embeddedScriptsMatchTheirFiles() throws {
         let embedded = [
-            "store-4.lua": MemoryScripts.storeSource, "get-4.lua": MemoryScripts.getSource, "forget-4.lua": MemoryScripts.forgetSource,
-            "recall-1.lua": MemoryScripts.recallSource, "page-1.lua": MemoryScripts.pageSource, "clear-3.lua": MemoryScripts.clearSource,
-            "sweep-3.lua": MemoryScripts.sweepSource,
+            "store-5.lua": MemoryScripts.storeSource, "get-5.lua": MemoryScripts.getSource, "forget-5.lua": MemoryScripts.forgetSource,
+            "recall-2.lua": MemoryScripts.recallSource, "page-1.lua": MemoryScripts.pageSource, "clear-4.lua": MemoryScripts.clearSource,
+            "sweep-4.lua": MemoryScripts.sweepSource,
         ]
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).filter { $0.hasSuffix(".lua") && $0.contains("-") }
         #expect(Set(files) == Set(embedded.keys))
@@ -37,6 +37,7 @@ struct LuaScriptTests {
     @Test func readReturnsTheFieldsTheCodecDecodes() {
         let order = EntryCodec.readOrder.map { "'\($0)'" }.joined(separator: ", ")
         #expect(MemoryScripts.storeSource.contains("redis.call('HMGET', key, \(order))"))
+        #expect(MemoryScripts.recallSource.contains("'HMGET', eprefix .. top.id, \(order), 'w', 'g')"))
     }
 
     @Test func keyCountsInFileNamesMatchTheCalls() throws {

@@ -35,7 +35,7 @@ struct RedisLayoutTests {
         let connection = try await RedisConnection.connect(Backend.redisConfiguration)
         let pattern = try await storeTwenty(into: adapter, namespace: namespace, ttlMs: 60_000)
         let stored = try await keys(matching: pattern, on: connection)
-        #expect(stored.count == 20 + 3)  // entries; tier, priority and lexicographic index
+        #expect(stored.count == 20 + 4)  // entries; tier, priority, creation and lexicographic index
         for key in stored {
             #expect(key.hasPrefix("axon:{ns.\(hex(namespace))}:"))
             let ttl = try await connection.send("PTTL", key).int()
@@ -54,7 +54,7 @@ struct RedisLayoutTests {
         let pattern = try await storeTwenty(into: adapter, namespace: namespace, ttlMs: 1000)
         try await Task.sleep(for: .milliseconds(1100))
         // Entries and indexes outlive expiry by the grace period unless a write or a sweep prunes them.
-        #expect(try await keys(matching: pattern, on: connection).count == 23)
+        #expect(try await keys(matching: pattern, on: connection).count == 24)
         let step = try await adapter.sweep(tier: .session, cursor: nil, now: Date())
         #expect(step.expiredEntries == 20)
         #expect(try await keys(matching: pattern, on: connection).isEmpty)

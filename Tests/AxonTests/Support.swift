@@ -87,3 +87,23 @@ extension MemoryAdapter {
         return try await recall(query, tier: tier, policy: TierPolicy(ttl: .seconds(60)), now: now).entries
     }
 }
+
+/// Tests that load the machine for seconds (10,000-entry tiers) take turns, so that all of them at once do not
+/// starve the timing-sensitive tests running beside them (every test runs at once on two cores).
+actor HeavyTestGate {
+    static let shared = HeavyTestGate()
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
+        if busy {
+            await withCheckedContinuation { waiters.append($0) }
+        } else {
+            busy = true
+        }
+        defer {
+            if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
+        }
+        return try await body()
+    }
+}

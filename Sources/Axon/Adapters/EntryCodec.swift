@@ -4,13 +4,13 @@ import Hiredis
 /// An entry as a Redis hash: `x` text, `i` importance, `c` created ms, `e` expiry ms, `l` last access ms,
 /// `a` access count, `u` user, `s` session, `k` tags (hex, comma-separated, in order), `m` metadata (JSON),
 /// and for recall: `w` the text window's words (` a b c `), `g` each tag's words (`\n a b \n c \n`), `n` the
-/// entry's index sources (newline-separated; written by the store script). The id and tier are in the key.
+/// entry's index sources (newline-separated). The store script writes `n` and `c` from its arguments. The id and tier are in the key.
 /// Numbers are written so that they read back exactly.
 enum EntryCodec {
-    /// Every field but `n`, as field/value pairs.
+    /// Every field but `n` and `c` (which the store script writes from its arguments), as field/value pairs.
     static func fields(of entry: MemoryEntry, profile: RecallRanking.Profile) -> [any RedisArgument] {
         var fields: [any RedisArgument] = [
-            "x", entry.text, "i", entry.importance, "c", Milliseconds.of(entry.createdAt),
+            "x", entry.text, "i", entry.importance,
             "e", Milliseconds.of(entry.expiresAt), "l", Milliseconds.of(entry.lastAccessedAt), "a", entry.accessCount,
             "k", entry.tags.map(RedisKeyspace.hex).joined(separator: ","),
             "w", " " + profile.text.joined(separator: " ") + " ",

@@ -1,12 +1,14 @@
+import Hiredis
+
 /// The Redis key layout of one namespace. Every key starts `axon:{ns.<hex>}:`: the namespace, hex-encoded,
 /// is the cluster hash tag, so one namespace lives on one slot and its multi-key scripts stay valid on Redis
 /// Cluster. Hex encoding is one-to-one and leaves no `{`, `}`, `:` or glob character in the tag, so no
 /// namespace name (empty, `*`, `a:b`, `}{`) can reach another's keys. Tags are hex-encoded the same way.
 ///
 /// Per tier: `e:<id>` a hash per entry (expiring a grace period after the entry, see `RedisAdapter`); `i`
-/// the tier index (sorted set, id → expiry ms); `p` the priority index (id → importance, for the cap); `x`
-/// the lexicographic index (score 0, members `<source>\0<id>`: `a` for every entry, `w<word>`, `t<tag hex>`,
-/// `u<user hex>`, `s<session hex>`). The three index keys expire a grace period after their newest entry.
+/// the tier index (sorted set, id → expiry ms); `p` the priority index (id → importance, for the cap); `r` the ranking hash (id → expiry, importance and created ms as three packed big-endian doubles,
+/// which recall reads in one HMGET); `x` the lexicographic index (score 0, members `<source>\0<id>`: `a` for every entry, `w<word>`, `t<tag hex>`,
+/// `u<user hex>`, `s<session hex>`). The four index keys expire a grace period after their newest entry.
 /// The namespace is NFC-normalised first, so canonically equivalent names share their keys.
 struct RedisKeyspace: Sendable {
     let prefix: String
@@ -19,7 +21,10 @@ struct RedisKeyspace: Sendable {
     func entryPrefix(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):e:" }
     func tierIndex(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):i" }
     func priorityIndex(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):p" }
+    func rankingHash(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):r" }
     func lexIndex(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):x" }
+    /// The tier's four index keys in the order the scripts take them: i, p, r, x.
+    func indexes(_ tier: MemoryTier) -> [any RedisArgument] { [tierIndex(tier), priorityIndex(tier), rankingHash(tier), lexIndex(tier)] }
 
     /// Lowercase hex of the UTF-8 bytes.
     static func hex(_ text: String) -> String {

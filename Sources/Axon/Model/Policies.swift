@@ -23,7 +23,7 @@ public struct TierPolicy: Sendable, Hashable {
     public var indexesWords: Bool
 
     /// The default `recallBudget`.
-    public static let defaultRecallBudget = 500
+    public static let defaultRecallBudget = 250
 
     /// A policy without range checks (adapters and tests use it; the public policies validate).
     public init(

@@ -5,8 +5,8 @@
 /// user, the session (each must contain a match), the union of `filter.anyTags`, the union of the query's
 /// words (when the tier indexes words). The option with the fewest members wins (the first on a tie); with
 /// no option, `all`. When the winner has at most `budget` members (a union counts the sum of its parts) they
-/// are all examined and the result is exact; otherwise the `budget` members with the greatest ids (the
-/// newest entries) are examined.
+/// are all examined and the result is exact; otherwise each of its k sources contributes its ⌈budget / k⌉
+/// members with the greatest ids (the newest entries, as `MemorySystem` makes ids).
 package enum RecallPlan {
     /// One index set of a tier.
     package enum Source: Hashable, Sendable {
@@ -53,15 +53,15 @@ package enum RecallPlan {
     }
 
     /// The ids to examine from `members` of the chosen sources: all of them (deduplicated) when their total fits
-    /// `budget`, else the `budget` greatest ids of their union.
+    /// `budget`, else each source's ⌈budget / sources⌉ greatest ids.
     package static func candidates(_ members: [[String]], total: Int, budget: Int) -> [String] {
+        let share = total > budget ? (budget + members.count - 1) / max(members.count, 1) : nil
         var seen: Set<String> = []
         var ids: [String] = []
         for list in members {
-            for id in list where seen.insert(id).inserted { ids.append(id) }
+            let taken = share.map { Array(list.sorted { RecallRanking.idBefore($1, $0) }.prefix($0)) } ?? list
+            for id in taken where seen.insert(id).inserted { ids.append(id) }
         }
-        guard total > budget else { return ids }
-        ids.sort { RecallRanking.idBefore($1, $0) }
-        return Array(ids.prefix(budget))
+        return ids
     }
 }

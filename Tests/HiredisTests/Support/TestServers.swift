@@ -24,13 +24,15 @@ enum SharedServer {
     }
 }
 
-/// Measures how late this process runs its tasks: a task sleeps 5 ms at a time and records the worst lateness,
-/// counted from when the meter was made (a task that starts late counts too). A loaded CI machine can stall
+/// Measures how late this process runs its work: a task sleeps 5 ms at a time, and a Dispatch timer (the
+/// connections' I/O runs on Dispatch queues, which a busy process can starve while tasks still run) fires every
+/// 5 ms; the worst lateness of either counts, from when the meter was made (a task that starts late counts too). A loaded CI machine can stall
 /// the test process for seconds (every test runs at once on two cores); upper bounds on elapsed time add
 /// `allowance`, so they show that nothing waited for a much longer timeout, not how fast the machine was.
 final class StallMeter: Sendable {
     private let worst = Locked(Duration.zero)
     private let task: Task<Void, Never>
+    private let timer: TimerBox
 
     init() {
         let worst = self.worst
@@ -44,6 +46,17 @@ final class StallMeter: Sendable {
                 expected = ContinuousClock.now + .milliseconds(5)
             }
         }
+        let source = DispatchSource.makeTimerSource(queue: .global())
+        timer = TimerBox(source)
+        let expected = Locked(first)
+        source.setEventHandler {
+            let now = ContinuousClock.now
+            let late = now - expected.value
+            worst.withLock { $0 = max($0, late) }
+            expected.withLock { $0 = now + .milliseconds(5) }
+        }
+        source.schedule(deadline: .now() + .milliseconds(5), repeating: .milliseconds(5))
+        source.activate()
     }
 
     /// The worst lateness so far.
@@ -53,7 +66,18 @@ final class StallMeter: Sendable {
     /// be delayed by one).
     var allowance: Duration { .seconds(1) + worstStall * 2 }
 
-    deinit { task.cancel() }
+    deinit {
+        task.cancel()
+        timer.source.cancel()
+    }
+}
+
+/// A Dispatch timer held by a `StallMeter`. `@unchecked Sendable`: the meter only activates the source in its
+/// `init` and cancels it in its `deinit`, calls Dispatch makes thread-safe; the handler runs on a global queue
+/// and touches only `Locked` values.
+final class TimerBox: @unchecked Sendable {
+    let source: any DispatchSourceTimer
+    init(_ source: any DispatchSourceTimer) { self.source = source }
 }
 
 /// A unique key prefix per test, so tests sharing the server never touch each other's keys.

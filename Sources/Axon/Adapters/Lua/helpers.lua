@@ -1,10 +1,12 @@
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
 -- One tier's keys (all inside the namespace's hash tag): `e:<id>` an entry hash; `i` the tier index
--- (id -> expiry ms); `p` the priority index (id -> importance); `x` the lexicographic index (score 0,
--- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>",
--- "u<user hex>" or "s<session hex>"). An entry's sources are its hash field `n`, newline-separated.
--- An entry hash outlives its expiry by a grace period, so that pruning can still read `n`.
+-- (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
+-- ranking hash (id -> expiry, importance and created ms packed as three big-endian doubles, read in bulk by
+-- recall); `x` the lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry,
+-- "w<word>", "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's sources are its hash field `n`,
+-- newline-separated. An entry hash outlives its expiry by a grace period, so that pruning can still read `n`.
+-- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -20,37 +22,44 @@ local function members(id, sources)
   return out
 end
 
--- Removes entry `id`: its index members, its hash, its tier and priority index entries.
-local function drop(id, eprefix, i, p, x)
+-- Removes entry `id`: its index members, its hash, its entries in the tier and priority indexes and ranking hash.
+local function drop(id, eprefix, tier)
   local ekey = eprefix .. id
   local list = members(id, redis.call('HGET', ekey, 'n'))
   for first = 1, #list, 1000 do
-    redis.call('ZREM', x, unpack(list, first, math.min(first + 999, #list)))
+    redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
   end
   redis.call('DEL', ekey)
-  redis.call('ZREM', i, id)
-  redis.call('ZREM', p, id)
+  redis.call('ZREM', tier.i, id)
+  redis.call('ZREM', tier.p, id)
+  redis.call('HDEL', tier.r, id)
 end
 
--- After entries were removed: the tier's index keys expire `grace` after their newest remaining entry
--- and are deleted when none remains.
-local function refit(i, p, x, grace)
-  local newest = redis.call('ZREVRANGE', i, 0, 0, 'WITHSCORES')[2]
+-- The tier's index keys expire together, `grace` after their newest entry: `at` moves them later.
+local function extendAll(tier, at)
+  extend(tier.i, at)
+  extend(tier.p, at)
+  extend(tier.r, at)
+  extend(tier.x, at)
+end
+
+-- After entries were removed: the index keys expire `grace` after their newest remaining entry and are
+-- deleted when none remains.
+local function refit(tier, grace)
+  local newest = redis.call('ZREVRANGE', tier.i, 0, 0, 'WITHSCORES')[2]
   if newest then
     local at = tonumber(newest) + grace
-    redis.call('PEXPIREAT', i, at)
-    redis.call('PEXPIREAT', p, at)
-    redis.call('PEXPIREAT', x, at)
+    for _, key in ipairs({tier.i, tier.p, tier.r, tier.x}) do redis.call('PEXPIREAT', key, at) end
   else
-    redis.call('DEL', i, p, x)
+    redis.call('DEL', tier.i, tier.p, tier.r, tier.x)
   end
 end
 
 -- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
-local function prune(i, p, x, eprefix, now, max)
+local function prune(tier, eprefix, now, max)
   if max <= 0 then return 0 end
-  local dead = redis.call('ZRANGEBYSCORE', i, '-inf', now, 'LIMIT', 0, max)
-  for _, id in ipairs(dead) do drop(id, eprefix, i, p, x) end
+  local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
+  for _, id in ipairs(dead) do drop(id, eprefix, tier) end
   return #dead
 end
 
@@ -59,7 +68,12 @@ local function read(key)
   return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm')
 end
 
--- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale).
+-- An entry's ranking data, packed for the ranking hash.
+local function packRank(expiry, importance, created)
+  return struct.pack('>ddd', expiry, importance, created)
+end
+
+-- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
 local function before(a, b)
   if a == b then return false end
   local n = math.min(#a, #b)

@@ -1,9 +1,10 @@
 -- Stores an entry, indexes it and applies the tier's cap. Returns the ids the cap evicted.
--- KEYS[1] entry hash, KEYS[2] tier index i, KEYS[3] priority index p, KEYS[4] lexicographic index x.
+-- KEYS[1] entry hash, KEYS[2] tier index i, KEYS[3] priority index p, KEYS[4] ranking hash r,
+-- KEYS[5] lexicographic index x.
 -- ARGV[1] id, ARGV[2] now ms, ARGV[3] expiry ms, ARGV[4] cap (0: none), ARGV[5] entry key prefix,
 -- ARGV[6] importance, ARGV[7] grace ms, ARGV[8] prune budget (expired entries removed first, and dead
 -- entries the cap may step over), ARGV[9] the entry's index sources (newline-separated; stored as field n),
--- ARGV[10...] the entry's hash fields and values.
+-- ARGV[10] created ms (stored as field c), ARGV[11...] the entry's other hash fields and values.
 -- Every argument is checked before the first write.
 --@include helpers
 local id, eprefix, sources = ARGV[1], ARGV[5], ARGV[9]
@@ -14,18 +15,20 @@ if id == '' or string.find(id, '\0', 1, true) then return redis.error_reply('ERR
 if importance < 0 or importance > 1 then return redis.error_reply('ERR axon store: importance must be in 0...1') end
 if cap < 0 or grace < 0 or budget < 0 then return redis.error_reply('ERR axon store: cap, grace and budget must not be negative') end
 if expiry <= now then return redis.error_reply('ERR axon store: the entry expires before it is stored') end
-if (#ARGV - 9) % 2 ~= 0 then return redis.error_reply('ERR axon store: hash fields must come in pairs') end
+if (#ARGV - 10) % 2 ~= 0 then return redis.error_reply('ERR axon store: hash fields must come in pairs') end
 
-local i, p, x = KEYS[2], KEYS[3], KEYS[4]
-prune(i, p, x, eprefix, now, budget)
+local created = number(ARGV[10], 'created')
+local tier = {i = KEYS[2], p = KEYS[3], r = KEYS[4], x = KEYS[5]}
+prune(tier, eprefix, now, budget)
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  drop(id, eprefix, i, p, x)
-  refit(i, p, x, grace)
+  drop(id, eprefix, tier)
+  refit(tier, grace)
 end
-redis.call('HSET', KEYS[1], 'n', sources, unpack(ARGV, 10))
+redis.call('HSET', KEYS[1], 'n', sources, 'c', ARGV[10], unpack(ARGV, 11))
 redis.call('PEXPIREAT', KEYS[1], expiry + grace)
-redis.call('ZADD', i, expiry, id)
-redis.call('ZADD', p, importance, id)
+redis.call('ZADD', tier.i, expiry, id)
+redis.call('ZADD', tier.p, importance, id)
+redis.call('HSET', tier.r, id, packRank(expiry, importance, created))
 local list = members(id, sources)
 for first = 1, #list, 500 do
   local args = {}
@@ -33,31 +36,29 @@ for first = 1, #list, 500 do
     args[#args + 1] = 0
     args[#args + 1] = list[k]
   end
-  redis.call('ZADD', x, unpack(args))
+  redis.call('ZADD', tier.x, unpack(args))
 end
-extend(i, expiry + grace)
-extend(p, expiry + grace)
-extend(x, expiry + grace)
+extendAll(tier, expiry + grace)
 
 local evicted = {}
 if cap > 0 then
-  local live = redis.call('ZCOUNT', i, '(' .. ARGV[2], '+inf')
+  local live = redis.call('ZCOUNT', tier.i, '(' .. ARGV[2], '+inf')
   local strays = budget
   while live > cap do
-    local victim = redis.call('ZRANGE', p, 0, 0)[1]
+    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
     if not victim then break end
-    local at = tonumber(redis.call('ZSCORE', i, victim))
+    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
     if at and at > now then
-      drop(victim, eprefix, i, p, x)
+      drop(victim, eprefix, tier)
       evicted[#evicted + 1] = victim
       live = live - 1
     elseif strays > 0 then
       strays = strays - 1
-      drop(victim, eprefix, i, p, x)
+      drop(victim, eprefix, tier)
     else
       break
     end
   end
-  if #evicted > 0 then refit(i, p, x, grace) end
+  if #evicted > 0 then refit(tier, grace) end
 end
 return evicted

@@ -1,0 +1,266 @@
+-- Recall in one tier: picks the candidates from the smallest index the query allows, filters and ranks
+-- them here, and returns at most `limit` entries (RecallPlan and RecallRanking describe the rules; this is
+-- their twin). At most `budget` candidates are examined, with bulk lookups (one HMGET of the ranking hash,
+-- ZMSCORE for index filters) rather than calls per candidate; only the candidates that reach the top read
+-- their fields and words (the phrase check). Index members whose entry is gone are removed on the way.
+-- KEYS[1] lexicographic index x, KEYS[2] ranking hash r.
+-- ARGV[1] now ms, ARGV[2] entry key prefix, ARGV[3] budget, ARGV[4] limit, ARGV[5] 1 when the tier indexes
+-- words, ARGV[6] 1 with an importance range, ARGV[7] its lower and ARGV[8] upper bound (inclusive),
+-- ARGV[9] 1 with a created range, ARGV[10] created at or after ms, ARGV[11] created before ms,
+-- ARGV[12] the query's words joined by spaces (the phrase), then counted lists, each a count followed by its
+-- items: all-of tags (hex), any-of tags (hex), user (0 or 1: hex, value), session (0 or 1: hex, value),
+-- metadata (pairs: key, value), distinct query words.
+-- Returns {candidates, examined, id, fields, id, fields, ...}.
+--@include helpers
+local x, eprefix = KEYS[1], ARGV[2]
+local now, budget, limit = number(ARGV[1], 'now'), number(ARGV[3], 'budget'), number(ARGV[4], 'limit')
+local indexesWords = ARGV[5] == '1'
+local hasImportance, lowImportance, highImportance = ARGV[6] == '1', number(ARGV[7], 'importance'), number(ARGV[8], 'importance')
+local hasCreated, createdFrom, createdTo = ARGV[9] == '1', number(ARGV[10], 'created'), number(ARGV[11], 'created')
+local phrase = ARGV[12]
+local position = 13
+local function list(width)
+  local n = number(ARGV[position], 'count')
+  local items = {}
+  for k = 1, n * width do items[k] = ARGV[position + k] end
+  position = position + 1 + n * width
+  return items
+end
+local allTags, anyTags, user, session, metadata, words = list(1), list(1), list(2), list(2), list(2), list(1)
+if position - 1 ~= #ARGV then return redis.error_reply('ERR axon recall: malformed argument lists') end
+
+-- The candidate options (RecallPlan.options) and the smallest.
+local function size(source) return redis.call('ZLEXCOUNT', x, '[' .. source .. '\0', '(' .. source .. '\1') end
+local options = {}
+for _, hex in ipairs(allTags) do options[#options + 1] = {'t' .. hex} end
+if #user > 0 then options[#options + 1] = {'u' .. user[1]} end
+if #session > 0 then options[#options + 1] = {'s' .. session[1]} end
+if #anyTags > 0 then
+  local union = {}
+  for _, hex in ipairs(anyTags) do union[#union + 1] = 't' .. hex end
+  options[#options + 1] = union
+end
+if indexesWords and #words > 0 then
+  local union = {}
+  for _, word in ipairs(words) do union[#union + 1] = 'w' .. word end
+  options[#options + 1] = union
+end
+if #options == 0 then options[1] = {'a'} end
+local chosen, total
+for _, option in ipairs(options) do
+  local sum = 0
+  for _, source in ipairs(option) do sum = sum + size(source) end
+  if not total or sum < total then chosen, total = option, sum end
+end
+
+-- The candidates (RecallPlan.candidates): every member of the chosen sources when they fit the budget,
+-- else each source's ceil(budget / sources) greatest ids.
+local ids, seen = {}, {}
+local share = total > budget and math.ceil(budget / #chosen) or nil
+for _, source in ipairs(chosen) do
+  local cut = #source + 2
+  local found
+  if share then
+    found = redis.call('ZREVRANGEBYLEX', x, '(' .. source .. '\1', '[' .. source .. '\0', 'LIMIT', 0, share)
+  else
+    found = redis.call('ZRANGEBYLEX', x, '[' .. source .. '\0', '(' .. source .. '\1')
+  end
+  for _, member in ipairs(found) do
+    local id = string.sub(member, cut)
+    if not seen[id] then
+      seen[id] = true
+      ids[#ids + 1] = id
+    end
+  end
+end
+local examined = #ids
+
+-- Bulk lookups, in chunks: the values of `names` in hash `key`, and the ids among `list` that are members
+-- of index source `source` (ZMSCORE on x).
+local function values(key, names)
+  local out = {}
+  for first = 1, #names, 1000 do
+    local part = redis.call('HMGET', key, unpack(names, first, math.min(first + 999, #names)))
+    for k = 1, #part do out[first + k - 1] = part[k] end
+  end
+  return out
+end
+local function within(list, source)
+  local out = {}
+  for first = 1, #list, 1000 do
+    local names = {}
+    for k = first, math.min(first + 999, #list) do names[#names + 1] = source .. '\0' .. list[k].id end
+    local found = redis.call('ZMSCORE', x, unpack(names))
+    for k = 1, #found do
+      if found[k] then out[#out + 1] = list[first + k - 1] end
+    end
+  end
+  return out
+end
+
+-- Live candidates with their ranking data; members of entries that are gone leave the index.
+local list = {}
+local packed = values(KEYS[2], ids)
+for k, id in ipairs(ids) do
+  local data = packed[k]
+  if not data then
+    for _, source in ipairs(chosen) do redis.call('ZREM', x, source .. '\0' .. id) end
+  else
+    local expiry, importance, created = struct.unpack('>ddd', data)
+    -- `order`: the id's place in the index (one source: ZRANGEBYLEX order, so ids compare as numbers).
+    if expiry > now then list[#list + 1] = {id = id, importance = importance, created = created, order = share and -k or k} end
+  end
+end
+
+-- Filters served by the index (the chosen source needs no check), then ranges and metadata.
+local function isChosen(source) return #chosen == 1 and chosen[1] == source end
+for _, hex in ipairs(allTags) do
+  if not isChosen('t' .. hex) then list = within(list, 't' .. hex) end
+end
+if #user > 0 and not isChosen('u' .. user[1]) then list = within(list, 'u' .. user[1]) end
+if #session > 0 and not isChosen('s' .. session[1]) then list = within(list, 's' .. session[1]) end
+local anyChosen = #anyTags > 0
+for _, source in ipairs(chosen) do
+  local listed = false
+  for _, hex in ipairs(anyTags) do if source == 't' .. hex then listed = true end end
+  anyChosen = anyChosen and listed
+end
+if #anyTags > 0 and not anyChosen then
+  local keep = {}
+  for _, hex in ipairs(anyTags) do
+    for _, candidate in ipairs(within(list, 't' .. hex)) do keep[candidate] = true end
+  end
+  local out = {}
+  for _, candidate in ipairs(list) do if keep[candidate] then out[#out + 1] = candidate end end
+  list = out
+end
+if hasImportance or hasCreated or #metadata > 0 then
+  local out = {}
+  for _, candidate in ipairs(list) do
+    local keep = not hasImportance or (candidate.importance >= lowImportance and candidate.importance <= highImportance)
+    if keep and hasCreated then keep = candidate.created >= createdFrom and candidate.created < createdTo end
+    if keep and #metadata > 0 then
+      local ok, decoded = pcall(cjson.decode, redis.call('HGET', eprefix .. candidate.id, 'm') or '{}')
+      keep = ok and type(decoded) == 'table'
+      for m = 1, #metadata, 2 do
+        if not keep then break end
+        keep = decoded[metadata[m]] == metadata[m + 1]
+      end
+    end
+    if keep then out[#out + 1] = candidate end
+  end
+  list = out
+end
+
+-- Words: how many distinct query words each candidate has (RecallRanking.relevance). A candidate with
+-- every word is assumed a phrase match until it reaches the top (checked then).
+local q = #words
+if q == 0 then
+  for _, candidate in ipairs(list) do candidate.rank = 0 end
+elseif q == 1 and isChosen('w' .. words[1]) then
+  for _, candidate in ipairs(list) do candidate.rank = 2 candidate.full = true end
+else
+  local found = {}
+  if indexesWords then
+    for _, word in ipairs(words) do
+      for _, candidate in ipairs(within(list, 'w' .. word)) do found[candidate] = (found[candidate] or 0) + 1 end
+    end
+  else
+    -- No word index: the words are in the entry (`w` text window, `g` tags' words).
+    for _, candidate in ipairs(list) do
+      local v = redis.call('HMGET', eprefix .. candidate.id, 'w', 'g')
+      for _, word in ipairs(words) do
+        local pattern = ' ' .. word .. ' '
+        if string.find(v[1] or '', pattern, 1, true) or string.find(v[2] or '', pattern, 1, true) then
+          found[candidate] = (found[candidate] or 0) + 1
+        end
+      end
+    end
+  end
+  local out = {}
+  for _, candidate in ipairs(list) do
+    local n = found[candidate]
+    if n then
+      if n == q then candidate.rank = q + 1 candidate.full = true else candidate.rank = n end
+      out[#out + 1] = candidate
+    end
+  end
+  list = out
+end
+
+-- Ranking (RecallRanking.ranksBefore) with a heap. Ties on id: with one source, by place in the index;
+-- otherwise ids MemorySystem makes (32 lowercase hex digits) compare as three numbers, other ids bytewise.
+local function idKey(candidate)
+  local key = candidate.key
+  if key == nil then
+    local id = candidate.id
+    key = false
+    if #id == 32 and not string.find(id, '[^0-9a-f]') then
+      key = {tonumber(string.sub(id, 1, 13), 16), tonumber(string.sub(id, 14, 26), 16), tonumber(string.sub(id, 27), 16)}
+    end
+    candidate.key = key
+  end
+  return key
+end
+local function better(a, b)
+  if a.rank ~= b.rank then return a.rank > b.rank end
+  if q > 0 and a.importance ~= b.importance then return a.importance > b.importance end
+  if a.created ~= b.created then return a.created > b.created end
+  if #chosen == 1 then return a.order > b.order end
+  local ka, kb = idKey(a), idKey(b)
+  if ka and kb then
+    if ka[1] ~= kb[1] then return ka[1] > kb[1] end
+    if ka[2] ~= kb[2] then return ka[2] > kb[2] end
+    return ka[3] > kb[3]
+  end
+  return before(b.id, a.id)
+end
+local heap = list
+local function down(k)
+  local n = #heap
+  while true do
+    local l, r, top = 2 * k, 2 * k + 1, k
+    if l <= n and better(heap[l], heap[top]) then top = l end
+    if r <= n and better(heap[r], heap[top]) then top = r end
+    if top == k then return end
+    heap[k], heap[top] = heap[top], heap[k]
+    k = top
+  end
+end
+local function up(k)
+  while k > 1 do
+    local parent = math.floor(k / 2)
+    if not better(heap[k], heap[parent]) then return end
+    heap[k], heap[parent] = heap[parent], heap[k]
+    k = parent
+  end
+end
+for k = math.floor(#heap / 2), 1, -1 do down(k) end
+
+-- The best `limit`: each read once (its fields and, for the phrase check, its words).
+local textPhrase, tagPhrase = ' ' .. phrase .. ' ', '\n ' .. phrase .. ' \n'
+local out = {total, examined}
+local returned = 0
+while returned < limit and #heap > 0 do
+  local top = heap[1]
+  heap[1] = heap[#heap]
+  heap[#heap] = nil
+  if #heap > 0 then down(1) end
+  local v = top.fields or redis.call('HMGET', eprefix .. top.id, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'w', 'g')
+  top.fields = v
+  if top.full then
+    top.full = false
+    if not (string.find(v[11] or '', textPhrase, 1, true) or string.find(v[12] or '', tagPhrase, 1, true)) then
+      top.rank = q
+      heap[#heap + 1] = top
+      up(#heap)
+      v = nil
+    end
+  end
+  if v and v[1] then
+    out[#out + 1] = top.id
+    out[#out + 1] = {unpack(v, 1, 10)}
+    returned = returned + 1
+  end
+end
+return out
