@@ -30,7 +30,10 @@ public final class MemorySystem: Sendable {
             }
             policies[tier] = policy
         }
-        guard !adapters.isEmpty else { throw MemoryError.invalidConfiguration("MemoryConfig configures no tier") }
+        guard !adapters.isEmpty else {
+            throw MemoryError.invalidConfiguration(
+                "MemoryConfig configures no tier: pass an EphemeralPolicy or a SessionPolicy, or use MemoryConfig.defaults()")
+        }
         self.adapters = adapters
         self.policies = policies
     }
@@ -234,32 +237,62 @@ public final class MemorySystem: Sendable {
         public var steps = 0
     }
 
-    /// Stores the entries of a JSON Lines export, keeping every field, ids and remaining TTLs included.
-    /// Entries already expired are skipped; a malformed line is an `invalidArgument` naming the line, and
-    /// nothing is written. Returns how many entries were stored.
+    /// Stores the entries of a JSON Lines export, keeping every field, ids included, and returns how many of them
+    /// the tiers kept.
+    ///
+    /// Lines are split on `\n` (a `\r` before it is dropped), so text with other Unicode line separators
+    /// imports as it exported; blank lines are skipped; a malformed line is an `invalidArgument` naming its
+    /// physical line number, and nothing is written. Entries already expired are skipped; an entry's remaining
+    /// TTL is cut to its tier's TTL; an id that appears twice is stored once (the later line wins). The tier's cap
+    /// applies as for `store`, so the count returned leaves out entries the cap evicted. If a write fails, the
+    /// entries this import wrote are forgotten again before the error is thrown (entries it replaced are not
+    /// restored), so an import either completes or leaves nothing of itself.
     @discardableResult
     public func `import`(_ jsonLines: String) async throws -> Int {
         let now = Milliseconds.truncated(Date())
-        var entries: [MemoryEntry] = []
-        for (number, line) in jsonLines.split(whereSeparator: \.isNewline).enumerated() where !line.allSatisfy(\.isWhitespace) {
-            let entry: MemoryEntry
+        var entries: [String: (position: Int, entry: MemoryEntry)] = [:]
+        var lineNumber = 0
+        for rawLine in Array(jsonLines.utf8).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let line = rawLine.last == UInt8(ascii: "\r") ? rawLine.dropLast() : rawLine
+            guard line.contains(where: { ![UInt8(ascii: " "), UInt8(ascii: "\t")].contains($0) }) else { continue }
+            var entry: MemoryEntry
             do {
-                entry = try MemoryEntryJSON.decoder.decode(MemoryEntry.self, from: Data(line.utf8))
+                entry = try MemoryEntryJSON.decoder.decode(MemoryEntry.self, from: Data(line))
             } catch {
-                throw MemoryError.invalidArgument("import line \(number + 1) is not a MemoryEntry: \(error)")
+                throw MemoryError.invalidArgument("import line \(lineNumber) is not a MemoryEntry: \(error)")
             }
-            try validate(text: entry.text, importance: entry.importance, tags: entry.tags)
-            guard EntryIDGenerator.isValid(entry.id) else {
-                throw MemoryError.invalidArgument("import line \(number + 1): id '\(entry.id)' is not 1-128 characters of A-Z a-z 0-9 _ -")
+            let (_, policy) = try resolve(entry.tier)
+            if entry.isExpired(at: now) { continue }
+            entry.expiresAt = min(entry.expiresAt, Milliseconds.date(min(Milliseconds.of(now) + policy.ttlMilliseconds, Milliseconds.limit)))
+            do {
+                try entry.validate(now: now)
+            } catch {
+                throw MemoryError.invalidArgument("import line \(lineNumber): \(error.message)")
             }
-            _ = try resolve(entry.tier)
-            if !entry.isExpired(at: now) { entries.append(entry) }
+            entries[entry.id] = (entries[entry.id]?.position ?? lineNumber, entry)
         }
-        for entry in entries {
+        var written: [(any MemoryAdapter, MemoryEntry)] = []
+        var evicted: Set<String> = []
+        for (_, entry) in entries.values.sorted(by: { $0.position < $1.position }) {
             let (adapter, policy) = try resolve(entry.tier)
-            _ = try await perform { try await adapter.store(entry, policy: policy, now: now) }
+            do {
+                evicted.formUnion(try await adapter.store(entry, policy: policy, now: now))
+                written.append((adapter, entry))
+            } catch {
+                let failure = MemoryError.storage(error)
+                var undone = 0
+                for (adapter, entry) in written {
+                    if (try? await adapter.forget(id: entry.id, tier: entry.tier, now: now)) != nil { undone += 1 }
+                }
+                let outcome = undone == written.count
+                    ? "the \(written.count) entries it had written were removed"
+                    : "\(written.count - undone) of the \(written.count) entries it had written may remain"
+                throw MemoryError(.storage, "import failed at entry \(written.count + 1) of \(entries.count) (\(failure.message)); \(outcome)",
+                                  redisError: failure.redisError)
+            }
         }
-        return entries.count
+        return written.filter { !evicted.contains($0.1.id) }.count
     }
 
     /// Closes the adapters (their connections).
@@ -288,7 +321,7 @@ public final class MemorySystem: Sendable {
     }
 
     private func makeEntry(_ input: Input, now: Date, policy: TierPolicy) throws(MemoryError) -> MemoryEntry {
-        try validate(text: input.text, importance: input.importance, tags: input.tags)
+        try MemoryEntry.validate(text: input.text, importance: input.importance, tags: input.tags)
         var tags: [String] = []
         for tag in input.tags where !tags.contains(tag) { tags.append(tag) }
         let id = idGenerator.withLock { $0.next(now: now) }
@@ -298,13 +331,6 @@ public final class MemorySystem: Sendable {
             userID: input.userID, sessionID: input.sessionID, metadata: input.metadata)
     }
 
-    private func validate(text: String, importance: Double, tags: [String]) throws(MemoryError) {
-        guard !text.allSatisfy(\.isWhitespace) else { throw .invalidArgument("text is blank; store something to remember") }
-        guard importance.isFinite, (0...1).contains(importance) else {
-            throw .invalidArgument("importance must be a finite number in 0...1, got \(importance)")
-        }
-        guard !tags.contains(where: \.isEmpty) else { throw .invalidArgument("tags must not be empty strings") }
-    }
 
     /// Runs an adapter call, turning store failures into `MemoryError.storage` (cancellation passes through).
     private func perform<T>(_ body: () async throws -> T) async throws -> T {

@@ -20,12 +20,14 @@ public final class InMemoryAdapter: MemoryAdapter {
     }
 
     public func store(_ entry: MemoryEntry, policy: TierPolicy, now: Date) async throws -> [String] {
+        try policy.validate()
+        try entry.validate(now: now)
         let entry = entry.normalized
         return store.withTier(namespace, entry.tier) { tier in
             tier.prune(now: now)
             tier.insert(entry, indexesWords: policy.indexesWords)
             var evicted: [String] = []
-            if let cap = policy.maxEntries, cap > 0 {
+            if let cap = policy.maxEntries {
                 while tier.entries.count > cap, let victim = tier.lowestPriority() {
                     tier.remove(victim)
                     evicted.append(victim)
@@ -36,7 +38,8 @@ public final class InMemoryAdapter: MemoryAdapter {
     }
 
     public func get(id: String, tier: MemoryTier, policy: TierPolicy, now: Date) async throws -> MemoryEntry? {
-        store.withTier(namespace, tier) { tier in
+        try policy.validate()
+        return store.withTier(namespace, tier) { tier in
             tier.prune(now: now)
             guard var stored = tier.entries[id] else { return nil }
             stored.entry.accessCount += 1
@@ -63,7 +66,9 @@ public final class InMemoryAdapter: MemoryAdapter {
     }
 
     public func recall(_ query: RecallQuery, tier: MemoryTier, policy: TierPolicy, now: Date) async throws -> RecallResult {
-        store.withTier(namespace, tier) { tier in
+        try policy.validate()
+        try query.validate()
+        return store.withTier(namespace, tier) { tier in
             tier.prune(now: now)
             let options = RecallPlan.options(for: query, indexesWords: policy.indexesWords)
             let (sources, total) = RecallPlan.choose(options) { tier.index[$0]?.count ?? 0 }

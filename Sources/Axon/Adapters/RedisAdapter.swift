@@ -73,10 +73,13 @@ public final class RedisAdapter: MemoryAdapter {
     package static let pageSize = 200
 
     public func store(_ entry: MemoryEntry, policy: TierPolicy, now: Date) async throws -> [String] {
-        try await storeCall(entry, policy: policy, now: now).run(on: pool).array().map { try $0.string() }
+        try policy.validate()
+        try entry.validate(now: now)
+        return try await storeCall(entry, policy: policy, now: now).run(on: pool).array().map { try $0.string() }
     }
 
     public func get(id: String, tier: MemoryTier, policy: TierPolicy, now: Date) async throws -> MemoryEntry? {
+        try policy.validate()
         let reply = try await getCall(id: id, tier: tier, policy: policy, now: now).run(on: pool)
         if reply.isNull { return nil }
         return try EntryCodec.entry(id: id, tier: tier, fields: reply.array())
@@ -87,6 +90,8 @@ public final class RedisAdapter: MemoryAdapter {
     }
 
     public func recall(_ query: RecallQuery, tier: MemoryTier, policy: TierPolicy, now: Date) async throws -> RecallResult {
+        try policy.validate()
+        try query.validate()
         let reply = try await recallCall(query, tier: tier, policy: policy, now: now).run(on: pool).array()
         guard reply.count >= 2 else { throw MemoryError(.storage, "the recall script returned \(reply.count) values, expected at least 2") }
         let candidates = Int(try reply[0].int())

@@ -51,6 +51,24 @@ public struct MemoryEntry: Sendable, Hashable, Codable {
     /// Whether the entry has expired at `now`.
     public func isExpired(at now: Date) -> Bool { now >= expiresAt }
 
+    /// Checks what every adapter relies on: an id of 1-128 characters of `A-Z a-z 0-9 _ -`, text that is not
+    /// blank, importance finite in 0...1, no empty tag, and an expiry after `now`. Failures are `invalidArgument`.
+    public func validate(now: Date) throws(MemoryError) {
+        guard EntryIDGenerator.isValid(id) else {
+            throw .invalidArgument("entry id '\(id.prefix(140))' is not 1-128 characters of A-Z a-z 0-9 _ -")
+        }
+        try Self.validate(text: text, importance: importance, tags: tags)
+        guard expiresAt > now else { throw .invalidArgument("entry \(id) expired (\(expiresAt)) before it was stored") }
+    }
+
+    static func validate(text: String, importance: Double, tags: [String]) throws(MemoryError) {
+        guard !text.allSatisfy(\.isWhitespace) else { throw .invalidArgument("text is blank; store something to remember") }
+        guard importance.isFinite, (0...1).contains(importance) else {
+            throw .invalidArgument("importance must be a finite number in 0...1, got \(importance)")
+        }
+        guard !tags.contains(where: \.isEmpty) else { throw .invalidArgument("tags must not be empty strings") }
+    }
+
     /// The entry as adapters store it: tags, user and session ids and metadata NFC-normalised (canonically
     /// equivalent strings compare equal in Swift either way), duplicate tags removed.
     public var normalized: MemoryEntry {

@@ -20,18 +20,22 @@ public struct MemoryError: Error, Sendable, Hashable, CustomStringConvertible {
     public let code: Code
     /// What happened and what to do.
     public let message: String
+    /// For `storage` failures from Redis: the underlying error, so that one `catch` can tell a refused
+    /// connection, a timeout, OOM (`serverErrorPrefix == "OOM"`) or another server error apart.
+    public let redisError: RedisError?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, redisError: RedisError? = nil) {
         self.code = code
         self.message = message
+        self.redisError = redisError
     }
 
     static func invalidArgument(_ message: String) -> MemoryError { MemoryError(.invalidArgument, message) }
     static func invalidConfiguration(_ message: String) -> MemoryError { MemoryError(.invalidConfiguration, message) }
     static func storage(_ error: any Error) -> MemoryError {
         if let error = error as? MemoryError { return error }
-        if let error = error as? RedisError { return MemoryError(.storage, error.message) }
+        if let error = error as? RedisError { return MemoryError(.storage, error.message, redisError: error) }
         return MemoryError(.storage, "\(error)")
     }
 

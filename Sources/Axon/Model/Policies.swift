@@ -25,7 +25,7 @@ public struct TierPolicy: Sendable, Hashable {
     /// The default `recallBudget`.
     public static let defaultRecallBudget = 250
 
-    /// A policy without range checks (adapters and tests use it; the public policies validate).
+    /// A policy; adapters check it on every call (`validate()`), the public policies when they are made.
     public init(
         ttl: Duration, maxEntries: Int? = nil, refreshOnRead: Bool = false, recallBudget: Int = TierPolicy.defaultRecallBudget,
         indexesWords: Bool = true
@@ -35,6 +35,16 @@ public struct TierPolicy: Sendable, Hashable {
         self.refreshOnRead = refreshOnRead
         self.recallBudget = recallBudget
         self.indexesWords = indexesWords
+    }
+
+    /// Checks what an adapter relies on: TTL 1 ms to 366 days, `maxEntries` `nil` (no cap) or 1 to
+    /// 1,000,000,000, `recallBudget` 1 to 100,000. Out of range is `invalidConfiguration`.
+    public func validate() throws(MemoryError) {
+        _ = try ValueRanges.milliseconds(ttl, "a tier TTL", code: .invalidConfiguration)
+        if let maxEntries {
+            _ = try ValueRanges.count(maxEntries, "maxEntries (nil for no cap)", in: 1...ValueRanges.largestCount)
+        }
+        try validateRecallBudget(recallBudget)
     }
 
     /// The TTL in whole milliseconds, clamped to `0...Milliseconds.limit` (never traps).
@@ -83,8 +93,8 @@ private func validateRecallBudget(_ budget: Int) throws(MemoryError) {
     }
 }
 
-/// The session tier: user sessions. TTL at least 60 s (default 600 s), at most `maxEntries` (default 1,000,
-/// at least 10) live entries, and reads refresh the TTL unless `refreshOnRead` is false.
+/// The session tier: user sessions. TTL 60 s to 366 days (default 600 s), at most `maxEntries` (default 1,000,
+/// 10 to 1,000,000,000) live entries, and reads refresh the TTL unless `refreshOnRead` is false.
 public struct SessionPolicy: Sendable, Hashable {
     /// Where entries live.
     public var adapter: AdapterKind
@@ -99,13 +109,14 @@ public struct SessionPolicy: Sendable, Hashable {
     /// Whether text recall has a word index (`TierPolicy.indexesWords`).
     public var indexesWords: Bool
 
-    /// Validates every range; out of range is `invalidConfiguration`. The recall budget is 1 to 100,000.
+    /// Validates every range (TTL 60 s to 366 days, maxEntries 10 to 1,000,000,000, recall budget 1 to 100,000);
+    /// out of range is `invalidConfiguration`.
     public init(
         adapter: AdapterKind = .redis, ttl: Duration = .seconds(600), maxEntries: Int = 1000, refreshOnRead: Bool = true,
         recallBudget: Int = TierPolicy.defaultRecallBudget, indexesWords: Bool = true
     ) throws(MemoryError) {
-        guard ttl >= .seconds(60) else { throw .invalidConfiguration("session TTL must be at least 60 s, got \(ttl)") }
-        guard maxEntries >= 10 else { throw .invalidConfiguration("session maxEntries must be at least 10, got \(maxEntries)") }
+        _ = try ValueRanges.milliseconds(ttl, "session TTL", in: .seconds(60)...ValueRanges.longestDuration, code: .invalidConfiguration)
+        _ = try ValueRanges.count(maxEntries, "session maxEntries", in: 10...ValueRanges.largestCount)
         try validateRecallBudget(recallBudget)
         self.adapter = adapter
         self.ttl = ttl
@@ -121,14 +132,15 @@ public struct SessionPolicy: Sendable, Hashable {
     }
 }
 
-/// Which tiers a `MemorySystem` has and how each behaves. A tier left `nil` is not available.
+/// Which tiers a `MemorySystem` has and how each behaves. A tier left `nil` is not available; `MemoryConfig()`
+/// configures none (a `MemorySystem` refuses it): pass policies, or use `MemoryConfig.defaults()` for both tiers.
 public struct MemoryConfig: Sendable, Hashable {
     /// The ephemeral tier's policy.
     public var ephemeral: EphemeralPolicy?
     /// The session tier's policy.
     public var session: SessionPolicy?
 
-    /// A configuration; by default both tiers with their default policies on Redis.
+    /// The tiers given (none by default; `defaults(adapter:)` has both).
     public init(ephemeral: EphemeralPolicy? = nil, session: SessionPolicy? = nil) {
         self.ephemeral = ephemeral
         self.session = session

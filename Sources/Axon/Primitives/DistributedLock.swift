@@ -38,9 +38,11 @@ public protocol DistributedLocking: Sendable {
 }
 
 extension DistributedLocking {
-    /// Waits for the lock up to `timeout`, retrying with exponential backoff (2 ms doubling to 100 ms, jittered);
-    /// `nil` when the timeout passes first.
+    /// Waits for the lock up to `timeout` (0 to 366 days), retrying with exponential backoff (2 ms doubling to
+    /// 100 ms, jittered); `nil` when the timeout passes first. The TTL is 1 ms to 366 days.
     public func acquire(_ name: String, ttl: Duration, timeout: Duration) async throws -> LockLease? {
+        _ = try ValueRanges.milliseconds(timeout, "a lock timeout", in: .zero...ValueRanges.longestDuration)
+        _ = try LockToken.milliseconds(ttl)
         let deadline = ContinuousClock.now + timeout
         var delay = Duration.milliseconds(2)
         while true {
@@ -181,10 +183,8 @@ enum LockToken {
         String(UInt64.random(in: 0...UInt64.max), radix: 16) + "-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
     }
 
+    /// A TTL of a lock, flag, claim or log in milliseconds: 1 ms to 366 days, else `invalidArgument`.
     static func milliseconds(_ ttl: Duration) throws(MemoryError) -> Int64 {
-        let (seconds, attoseconds) = ttl.components
-        let ms = seconds * 1000 + attoseconds / 1_000_000_000_000_000
-        guard ms >= 1 else { throw .invalidArgument("a lock TTL must be at least 1 ms, got \(ttl)") }
-        return ms
+        try ValueRanges.milliseconds(ttl, "a TTL")
     }
 }

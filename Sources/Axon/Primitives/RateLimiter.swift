@@ -16,12 +16,20 @@ public struct RateLimitDecision: Sendable, Hashable {
     public var limit: Int
 }
 
-/// A rate limiter: at most `limit` requests per `period`, with up to `burst` at once after a quiet spell.
+/// A rate limiter: `limit` requests per `period` on average, with up to `burst` at once after a quiet spell.
 ///
 /// It uses GCRA (the generic cell rate algorithm, a leaky bucket kept as one timestamp per key) rather than a
-/// sliding window: one small value per key instead of one entry per request, exact at any rate, and the
-/// retry-after and reset-after figures fall out of the arithmetic. Each decision is one Lua script using the
-/// server's clock (`TIME`), never the client's, so many processes share one exact limit.
+/// sliding window: one small value per key instead of one entry per request, and the retry-after and
+/// reset-after figures fall out of the arithmetic. Each decision is one Lua script using the server's clock
+/// (`TIME`), never the client's, so every process and pool shares one limit.
+///
+/// What GCRA guarantees, exactly: requests of cost 1 are allowed one per `period / limit` on average; a key
+/// that has been quiet can take `burst` at once; in any window of length `w`, at most
+/// `burst + limit × w / period` requests are allowed (rounded down, plus one on the window's closing edge). So
+/// in one `period` up to `limit + burst`: with the default `burst` (= `limit`), twice the limit when a quiet key
+/// is hit hard. For at most about `limit` in every period, pass a small `burst` (`burst: 1` allows `limit + 1`).
+/// Ranges: `limit` and `burst` 1 to 1,000,000,000, `period` 1 ms to 366 days, and a full burst must refill
+/// within 366 days (`burst × period / limit`).
 public protocol RateLimiting: Sendable {
     /// Takes `cost` from `key`'s allowance if it is available. `cost` must be 1...burst.
     func check(_ key: String, cost: Int) async throws -> RateLimitDecision
@@ -41,14 +49,17 @@ struct GCRA: Sendable {
     let tolerance: Int64
 
     init(limit: Int, period: Duration, burst: Int) throws(MemoryError) {
-        guard limit >= 1 else { throw .invalidConfiguration("a rate limit needs limit ≥ 1, got \(limit)") }
-        guard burst >= 1 else { throw .invalidConfiguration("a rate limit needs burst ≥ 1, got \(burst)") }
-        let (seconds, attoseconds) = period.components
-        let micros = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+        _ = try ValueRanges.count(limit, "a rate limit's limit", in: 1...ValueRanges.largestCount)
+        _ = try ValueRanges.count(burst, "a rate limit's burst", in: 1...ValueRanges.largestCount)
+        let micros = try ValueRanges.milliseconds(period, "a rate limit's period", code: .invalidConfiguration) * 1000
         guard micros >= Int64(limit) else { throw .invalidConfiguration("period \(period) is too short for \(limit) requests") }
         self.limit = limit
         interval = micros / Int64(limit)
-        tolerance = interval * Int64(burst)
+        let (product, overflow) = interval.multipliedReportingOverflow(by: Int64(burst))
+        guard !overflow, product <= ValueRanges.longestDuration.components.seconds * 1_000_000 else {
+            throw .invalidConfiguration("a burst of \(burst) at \(limit) per \(period) takes more than 366 days to refill; lower the burst")
+        }
+        tolerance = product
     }
 
     /// Decides at `now` given the stored theoretical arrival time; returns the decision and the new TAT to store.

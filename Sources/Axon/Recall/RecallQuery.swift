@@ -25,6 +25,14 @@ public struct RecallQuery: Sendable, Hashable {
         self.init(words: SearchWords.query(text), filter: filter.normalized, limit: limit, budget: budget)
     }
 
+    /// Checks the limit (1 to 100,000) and the filter's importance bounds (not NaN). Failures are `invalidArgument`.
+    public func validate() throws(MemoryError) {
+        _ = try ValueRanges.count(limit, "a recall limit", in: 1...100_000, code: .invalidArgument)
+        if let range = filter.importance, range.lowerBound.isNaN || range.upperBound.isNaN {
+            throw .invalidArgument("the importance filter's bounds must be numbers")
+        }
+    }
+
     /// The distinct words, in first-seen order: an entry's relevance is the share of these it contains.
     public var distinctWords: [String] {
         var seen: Set<String> = []

@@ -102,7 +102,9 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
             throw RedisError(.invalidArgument, "the command timeout must be positive, or nil for none")
         }
         if username != nil && password == nil {
-            throw RedisError(.invalidArgument, "a username (\(username ?? "")) needs a password")
+            // Never repeat the name: in `redis://secret@host` a forgotten colon puts the password there.
+            throw RedisError(
+                .invalidArgument, "a username is set but no password: an ACL user needs both (in a URL, redis://user:password@host)")
         }
     }
 }
