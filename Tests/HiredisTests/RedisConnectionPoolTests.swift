@@ -254,3 +254,42 @@ struct RedisConnectionPoolTests {
         await pool.close()
     }
 }
+
+@Suite("Commands that must not share a connection")
+struct SharedConnectionRuleTests {
+    @Test func blockingAndStatefulCommandsAreRefusedOnSharedPathsAtOnce() async throws {
+        let pool = try RedisConnectionPool(configuration: SharedServer.configuration(), maxConnections: 2)
+        let key = uniqueKey()
+        let refused: [RedisCommand] = [
+            RedisCommand("BLPOP", key, "2"), RedisCommand("brpop", key, "0"), RedisCommand("BRPOPLPUSH", key, key + "b", "1"),
+            RedisCommand("BLMOVE", key, key + "b", "LEFT", "RIGHT", "1"), RedisCommand("BZPOPMIN", key, "1"),
+            RedisCommand("XREAD", "COUNT", "1", "block", "1000", "STREAMS", key, "$"), RedisCommand("WAIT", "1", "1000"),
+            RedisCommand("MULTI"), RedisCommand("EXEC"), RedisCommand("WATCH", key), RedisCommand("SELECT", "3"),
+            RedisCommand("CLIENT", "REPLY", "OFF"), RedisCommand("client", "setname", "x"), RedisCommand("CLIENT", "TRACKING", "on"),
+            RedisCommand("READONLY"), RedisCommand("RESET"), RedisCommand("QUIT"),
+        ]
+        let started = ContinuousClock.now
+        for command in refused {
+            do {
+                _ = try await pool.send(command)
+                Issue.record("\(command.name) was sent on a shared connection")
+            } catch let error as RedisError {
+                #expect(error.code == .invalidArgument)
+                #expect(error.message.contains("withConnection"), "\(error.message)")
+            }
+            await #expect(throws: RedisError.self) { _ = try await pool.pipeline([RedisCommand("PING"), command]) }
+        }
+        #expect(ContinuousClock.now - started < .seconds(1))  // refused before anything was sent
+        // Their harmless relatives pass, and a leased connection takes them all.
+        _ = try await pool.send("XREAD", "COUNT", "1", "STREAMS", key, "0")
+        _ = try await pool.send("CLIENT", "ID")
+        await #expect(throws: RedisError.self) { _ = try await pool.send("EVALSHA", String(repeating: "0", count: 40), 0) }  // NOSCRIPT
+        let queued = try await pool.withConnection { connection in
+            _ = try await connection.send("MULTI")
+            _ = try await connection.send("INCR", key)
+            return try await connection.send("EXEC")
+        }
+        #expect(try queued.array().count == 1)
+        await pool.close()
+    }
+}

@@ -27,6 +27,13 @@ import Logging
 ///
 /// Pub/Sub and MONITOR are refused (`invalidArgument`): they break the one-reply-per-request model.
 ///
+/// **Sharing one connection between tasks.** Commands from several tasks interleave on the connection, so a
+/// command that blocks (`BLPOP`, `XREAD ... BLOCK`, `WAIT`) makes every other task wait behind it (and a block
+/// longer than the command timeout closes the connection under all of them), and a command that changes the
+/// connection's state (`MULTI`/`EXEC`, `WATCH`, `SELECT`, `CLIENT REPLY`, `CLIENT SETNAME`) applies to the
+/// other tasks' commands too. The connection does not refuse them (it may be yours alone); the pool's shared
+/// `send` and `pipeline` do, and `RedisConnectionPool.withConnection` gives a connection to one caller.
+///
 /// Logging (`Logger` passed in): `debug` for ready/closed, `info` for a connection lost, `warning` for a
 /// command timeout; metadata keys `redis.endpoint`, `redis.error`, `redis.in_flight`. Never a password.
 public final class RedisConnection: Sendable {

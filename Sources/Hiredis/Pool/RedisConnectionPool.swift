@@ -118,9 +118,13 @@ public final class RedisConnectionPool: Sendable {
 
     // MARK: Commands
 
-    /// Sends one command on the least-loaded connection; an error reply throws `serverError`.
+    /// Sends one command on the least-loaded connection; an error reply throws `serverError`. Blocking commands
+    /// (`BLPOP`, `XREAD ... BLOCK`, `WAIT`, ...) and commands that change a connection's state (`MULTI`, `SELECT`,
+    /// `CLIENT REPLY`, ...) are refused with `invalidArgument` naming `withConnection`, where the connection is
+    /// the caller's alone: on a shared connection they would stall or change every other caller's commands.
     public func send(_ command: RedisCommand) async throws -> RedisReply {
-        try await withSharedConnection { try await $0.send(command) }
+        if let refusal = SharedConnectionRule.refusal(command) { throw RedisError(.invalidArgument, refusal) }
+        return try await withSharedConnection { try await $0.send(command) }
     }
 
     /// Sends `name` with `arguments` on the least-loaded connection.
@@ -130,9 +134,12 @@ public final class RedisConnectionPool: Sendable {
     }
 
     /// Sends the commands in one write on one connection and returns the replies in order (error replies as
-    /// `.error` elements).
+    /// `.error` elements). The same commands as for `send` are refused.
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisReply] {
-        try await withSharedConnection { try await $0.pipeline(commands) }
+        for command in commands {
+            if let refusal = SharedConnectionRule.refusal(command) { throw RedisError(.invalidArgument, refusal) }
+        }
+        return try await withSharedConnection { try await $0.pipeline(commands) }
     }
 
     /// Runs one multiplexed operation on the least-loaded connection; a connection found closed afterwards
