@@ -53,6 +53,32 @@ struct ConnectionFailureTests {
         #expect(ContinuousClock.now - started < stalls.allowance)  // refused at once, not after the connect timeout
     }
 
+    /// A server that answers and closes at once (maxclients reached, protected mode, a listener that is not Redis):
+    /// every connect fails within milliseconds with the server's message or `connectionClosed`, never by waiting
+    /// for the connect timeout.
+    @Test(arguments: ClosingListener.Behaviour.allCases)
+    func connectsToAServerThatClosesAtOnceFailFast(behaviour: ClosingListener.Behaviour) async throws {
+        let listener = try ClosingListener(behaviour)
+        defer { listener.close() }
+        let configuration = RedisConfiguration(host: "127.0.0.1", port: listener.port, connectTimeout: .seconds(20))
+        for attempt in 0..<100 {
+            let stalls = StallMeter()
+            let started = ContinuousClock.now
+            do {
+                _ = try await RedisConnection.connect(configuration)
+                Issue.record("attempt \(attempt) connected to a server that closes at once")
+            } catch {
+                #expect(error.code != .connectTimeout, "attempt \(attempt): \(error)")
+                switch behaviour {
+                case .errorAtOnce: #expect(error.message.contains("max number of clients") || error.code == .connectionClosed || error.code == .connectionFailed, "\(error)")
+                case .denyAfterRequest: #expect(error.message.contains("DENIED"), "\(error)")
+                case .closeAtOnce: #expect(error.code == .connectionClosed || error.code == .connectionFailed, "\(error)")
+                }
+            }
+            #expect(ContinuousClock.now - started < stalls.allowance, "attempt \(attempt)")
+        }
+    }
+
     @Test func connectTimeoutWhenTheHandshakeNeverCompletes() async throws {
         let listener = try SilentListener()
         defer { listener.close() }

@@ -8,8 +8,12 @@ import Glibc
 /// hiredis' event hooks (`addRead`, `delRead`, `addWrite`, `delWrite`, `cleanup`) on Dispatch sources.
 ///
 /// Like hiredis' `adapters/*.h`: it only translates hooks into source state and knows nothing of commands.
-/// The sources watch a `dup()` of the socket, closed in the last cancel handler, because `redisFree` closes
-/// the original descriptor before Dispatch has finished with it.
+/// Each source watches a `dup()` of the socket of its own, closed in its cancel handler, because `redisFree`
+/// closes the original descriptor before Dispatch has finished with it. One descriptor per source, not one
+/// shared: libdispatch keeps one epoll registration per descriptor, and when the peer hangs up while only the
+/// write source is armed (a server that answers the connect and closes at once: `maxclients`, `-DENIED`) it drops
+/// that registration; a read source resumed later on the same descriptor then never fires (`EPOLL_CTL_MOD`
+/// fails with `ENOENT`) and the connect would hang until its timeout instead of reading the error or EOF.
 ///
 /// Writes: while the socket connects, `addWrite` waits for writability on the write source. Once
 /// `deferWrites` is set (after connect), `addWrite` schedules one flush block on the queue instead, so every
@@ -34,23 +38,23 @@ final class DispatchEventAdapter: @unchecked Sendable {
     /// Called on the queue when the cleanup hook ran: the context is being freed and must not be used again.
     var onCleanup: (() -> Void)?
 
-    /// Creates the sources on a duplicate of `fd`; `nil` if `dup` fails (out of descriptors).
+    /// Creates the sources, each on a duplicate of `fd`; `nil` if `dup` fails (out of descriptors).
     init?(fd: Int32, queue: DispatchQueue, onReadable: @escaping () -> Void, onWritable: @escaping () -> Void) {
-        let watched = dup(fd)
-        guard watched >= 0 else { return nil }
+        let readFD = dup(fd)
+        guard readFD >= 0 else { return nil }
+        let writeFD = dup(fd)
+        guard writeFD >= 0 else {
+            close(readFD)
+            return nil
+        }
         self.queue = queue
         self.onWritable = onWritable
-        readSource = DispatchSource.makeReadSource(fileDescriptor: watched, queue: queue)
-        writeSource = DispatchSource.makeWriteSource(fileDescriptor: watched, queue: queue)
+        readSource = DispatchSource.makeReadSource(fileDescriptor: readFD, queue: queue)
+        writeSource = DispatchSource.makeWriteSource(fileDescriptor: writeFD, queue: queue)
         readSource.setEventHandler(handler: onReadable)
         writeSource.setEventHandler(handler: onWritable)
-        var open = 2
-        let closeWhenBothCancelled = {
-            open -= 1
-            if open == 0 { close(watched) }
-        }
-        readSource.setCancelHandler(handler: closeWhenBothCancelled)
-        writeSource.setCancelHandler(handler: closeWhenBothCancelled)
+        readSource.setCancelHandler { close(readFD) }
+        writeSource.setCancelHandler { close(writeFD) }
     }
 
     /// Installs the hooks into `context`; `ev.data` points at `self` unretained (the owner keeps `self` alive).

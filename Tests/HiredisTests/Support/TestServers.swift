@@ -189,6 +189,55 @@ final class SilentListener: @unchecked Sendable {
     func close() { _ = Glibc.close(fd) }
 }
 
+/// A listener that answers every connection the way a refusing server does, then closes it: writes an error
+/// at once (`maxclients` reached), closes without writing, or reads the first request and answers `-DENIED`.
+final class ClosingListener: @unchecked Sendable {
+    enum Behaviour: Sendable, CaseIterable { case errorAtOnce, closeAtOnce, denyAfterRequest }
+
+    let port: Int
+    private let fd: Int32
+    private let thread: Thread
+
+    init(_ behaviour: Behaviour) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = loopbackAddress(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard fd >= 0, bound == 0, listen(fd, 128) == 0 else {
+            throw RedisError(.connectionFailed, "could not open a closing listener")
+        }
+        self.fd = fd
+        port = boundPort(fd)
+        // `@unchecked Sendable`: the thread owns the accepted sockets; `close()` only shuts the listener down.
+        thread = Thread {
+            while true {
+                let client = accept(fd, nil, nil)
+                guard client >= 0 else { return }
+                switch behaviour {
+                case .errorAtOnce:
+                    let message = Array("-ERR max number of clients reached\r\n".utf8)
+                    _ = message.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                case .closeAtOnce:
+                    break
+                case .denyAfterRequest:
+                    var buffer = [UInt8](repeating: 0, count: 512)
+                    _ = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
+                    let message = Array("-DENIED Redis is running in protected mode\r\n".utf8)
+                    _ = message.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                }
+                _ = Glibc.close(client)
+            }
+        }
+        thread.start()
+    }
+
+    func close() {
+        _ = shutdown(fd, Int32(SHUT_RDWR))
+        _ = Glibc.close(fd)
+    }
+}
+
 /// A loopback port that nothing listens on right now.
 func freePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
