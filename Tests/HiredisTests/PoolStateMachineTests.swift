@@ -101,4 +101,33 @@ struct PoolStateMachineTests {
         #expect(pool.released(1, reusable: true, now: 0) { _ in 0 } == [])
         #expect(pool.isDrained)
     }
+
+    @Test func sharedWaitersWaitForTheConnectAndGetItsError() {
+        var pool = machine(max: 2)
+        #expect(pool.acquire(waiter: 1, exclusive: false, now: 0) { _ in 0 } == .wait(open: 0))
+        // The lease timer fires while the connect is under way: a shared caller keeps waiting for it.
+        #expect(pool.leaseTimedOut(waiter: 1, endpoint: "h:1", leaseTimeout: .seconds(5)) == .keepWaiting)
+        let timedOut = RedisError(.connectTimeout, "could not connect to h:1 within 30 s")
+        #expect(pool.connectFailed(0, error: timedOut, now: 0, jitter: 1) == [.fail(waiter: 1, timedOut)])
+        #expect(pool.leaseTimedOut(waiter: 1, endpoint: "h:1", leaseTimeout: .seconds(5)) == .none)
+    }
+
+    @Test func leaseTimeoutMessagesSuggestRaisingLimitsOnlyWhenEveryConnectionIsLeased() {
+        var pool = machine(max: 1)
+        _ = pool.acquire(waiter: 1, exclusive: true, now: 0) { _ in 0 }
+        guard case .fail(let opening) = pool.leaseTimedOut(waiter: 1, endpoint: "h:1", leaseTimeout: .seconds(5)) else {
+            Issue.record("an exclusive caller fails at its lease timeout")
+            return
+        }
+        #expect(opening.code == .poolExhausted)
+        #expect(!opening.message.contains("raise") && opening.message.contains("connect"), "\(opening.message)")
+        _ = pool.acquire(waiter: 2, exclusive: true, now: 0) { _ in 0 }
+        _ = pool.connected(0, 0)
+        _ = pool.acquire(waiter: 3, exclusive: true, now: 0) { _ in 0 }
+        guard case .fail(let busy) = pool.leaseTimedOut(waiter: 3, endpoint: "h:1", leaseTimeout: .seconds(5)) else {
+            Issue.record("an exclusive caller fails at its lease timeout")
+            return
+        }
+        #expect(busy.message.contains("1 of 1 leased") && busy.message.contains("raise maxConnections"), "\(busy.message)")
+    }
 }

@@ -255,6 +255,42 @@ struct RedisConnectionPoolTests {
     }
 }
 
+@Suite("Pool callers during a reconnect")
+struct PoolReconnectTests {
+    /// A server that accepts but never answers: shared callers wait for the connect, then fail with its error
+    /// (a connect timeout), never with a lease timeout that blames the pool's limits.
+    @Test func sharedCallersDuringASlowConnectGetTheConnectError() async throws {
+        let listener = try SilentListener()
+        defer { listener.close() }
+        let configuration = RedisConfiguration(host: "127.0.0.1", port: listener.port, connectTimeout: .milliseconds(1500))
+        let pool = try RedisConnectionPool(configuration: configuration, maxConnections: 20, leaseTimeout: .milliseconds(200))
+        let stalls = StallMeter()
+        let started = ContinuousClock.now
+        let errors = try await withThrowingTaskGroup(of: RedisError?.self) { group in
+            for _ in 0..<16 {
+                group.addTask {
+                    do {
+                        _ = try await pool.send("GET", "k")
+                        return nil
+                    } catch let error as RedisError {
+                        return error
+                    }
+                }
+            }
+            var errors: [RedisError] = []
+            for try await error in group { if let error { errors.append(error) } }
+            return errors
+        }
+        #expect(errors.count == 16)
+        for error in errors {
+            #expect(error.code == .connectTimeout, "\(error)")
+            #expect(!error.message.contains("raise maxConnections"))
+        }
+        #expect(ContinuousClock.now - started < .milliseconds(1500) + stalls.allowance)
+        await pool.close()
+    }
+}
+
 @Suite("Commands that must not share a connection")
 struct SharedConnectionRuleTests {
     @Test func blockingAndStatefulCommandsAreRefusedOnSharedPathsAtOnce() async throws {

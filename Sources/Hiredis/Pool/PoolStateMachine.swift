@@ -149,6 +149,41 @@ struct PoolStateMachine<Connection> {
         return removed(connection, now: now)
     }
 
+    /// What a waiter's lease timer decides when it fires.
+    enum TimeoutDecision: Equatable {
+        /// Already served or failed: nothing to do.
+        case none
+        /// A shared caller waiting for a connection that is still opening keeps waiting: the connect ends within
+        /// the connect timeout and then serves it or fails it with the connect error. Arm the timer again.
+        case keepWaiting
+        /// Fail the waiter with this error (it has left the queue).
+        case fail(RedisError)
+    }
+
+    /// A waiter's lease timer fired after `leaseTimeout`. Exclusive callers fail with `poolExhausted`; the
+    /// message suggests raising limits only when every connection is leased, and says so when a connect is what
+    /// it waited for. Shared callers wait for a connect in progress instead (see `TimeoutDecision.keepWaiting`).
+    mutating func leaseTimedOut(waiter: Int, endpoint: String, leaseTimeout: Duration) -> TimeoutDecision {
+        guard let index = waiters.firstIndex(where: { $0.id == waiter }) else { return .none }
+        let connecting = slots.values.contains(.connecting)
+        if !waiters[index].exclusive && connecting { return .keepWaiting }
+        waiters.remove(at: index)
+        let leased = slots.values.filter { $0 == .leased }.count
+        let queued = waiters.count
+        let message: String
+        if leased >= configuration.maxConnections {
+            message = "no connection to \(endpoint) became free within \(leaseTimeout) (\(leased) of \(configuration.maxConnections) "
+                + "leased, \(queued) waiting); raise maxConnections or leaseTimeout, or hold leases shorter"
+        } else if connecting {
+            message = "no connection to \(endpoint) was ready within \(leaseTimeout): a connect to it is still under way "
+                + "(\(leased) of \(configuration.maxConnections) leased); the server is slow to accept connections"
+        } else {
+            message = "no connection to \(endpoint) was ready within \(leaseTimeout) (\(leased) of \(configuration.maxConnections) "
+                + "leased, none opening after a failed connect); retry, the next call reconnects"
+        }
+        return .fail(RedisError(.poolExhausted, message))
+    }
+
     /// A waiter gave up (lease timeout or cancellation); `false` if it was already served or failed.
     mutating func abandon(waiter: Int) -> Bool {
         guard let index = waiters.firstIndex(where: { $0.id == waiter }) else { return false }

@@ -9,7 +9,11 @@ import Synchronization
 /// - Connections open lazily, up to `maxConnections`: the first caller opens one, and another opens when the
 ///   least-loaded connection has `openWhenInFlightAtLeast` commands in flight. More callers than
 ///   connections is normal: shared callers never wait for a free connection, only exclusive ones do.
-/// - An exclusive caller waits in FIFO order up to `leaseTimeout`, then fails with `poolExhausted`.
+/// - An exclusive caller waits in FIFO order up to `leaseTimeout`, then fails with `poolExhausted` (whose
+///   message suggests raising limits only when every connection is leased).
+/// - A shared caller that arrives while the pool (re)opens a connection waits for that connect: it is served
+///   when the connect completes, or fails with the connect's own error (refused, timed out, auth) when it fails,
+///   so at most `configuration.connectTimeout` later; its command then runs under the command timeout.
 /// - A connection that closes (server gone, command timeout) leaves the pool; the next caller opens a
 ///   replacement. When connecting fails, reconnects back off exponentially (50 ms doubling to 1 s, with
 ///   jitter) and callers in that window fail at once with the last connect error, naming the server;
@@ -296,10 +300,7 @@ public final class RedisConnectionPool: Sendable {
                 let early = state.withLock { state -> Result<PooledConnection, any Error>? in
                     if let early = state.early.removeValue(forKey: waiter) { return early }
                     state.continuations[waiter] = continuation
-                    state.timeouts[waiter] = Task { [leaseTimeout] in
-                        try? await Task.sleep(for: leaseTimeout)
-                        if !Task.isCancelled { self.timeOut(waiter) }
-                    }
+                    state.timeouts[waiter] = leaseTimer(for: waiter)
                     return nil
                 }
                 if let early { continuation.resume(with: early) }
@@ -309,16 +310,37 @@ public final class RedisConnectionPool: Sendable {
         }
     }
 
-    private func timeOut(_ waiter: Int) {
-        let statistics = self.statistics
-        let error = RedisError(
-            .poolExhausted,
-            "no connection to \(configuration.endpoint) became free within \(leaseTimeout) (\(statistics.leased) of \(maxConnections) leased, \(statistics.waiting) waiting); raise maxConnections or leaseTimeout, or hold leases shorter")
-        logger.warning("redis pool lease timeout", metadata: ["redis.endpoint": "\(configuration.endpoint)"])
-        abandon(waiter, with: error)
+    private func leaseTimer(for waiter: Int) -> Task<Void, Never> {
+        Task { [leaseTimeout] in
+            try? await Task.sleep(for: leaseTimeout)
+            if !Task.isCancelled { self.timeOut(waiter) }
+        }
     }
 
-    /// A waiter gives up: with `error` on lease timeout, with `CancellationError` when `error` is nil.
+    /// The lease timer fired: the machine decides (see `PoolStateMachine.leaseTimedOut`).
+    private func timeOut(_ waiter: Int) {
+        let (decision, continuation) = state.withLock { state -> (PoolStateMachine<PooledConnection>.TimeoutDecision, UnsafeContinuation<PooledConnection, any Error>?) in
+            let decision = state.machine.leaseTimedOut(waiter: waiter, endpoint: "\(configuration.endpoint)", leaseTimeout: leaseTimeout)
+            switch decision {
+            case .none:
+                return (decision, nil)
+            case .keepWaiting:
+                state.timeouts[waiter] = leaseTimer(for: waiter)
+                return (decision, nil)
+            case .fail(let error):
+                state.timeouts.removeValue(forKey: waiter)
+                let continuation = state.continuations.removeValue(forKey: waiter)
+                if continuation == nil { state.early[waiter] = .failure(error) }
+                return (decision, continuation)
+            }
+        }
+        if case .fail(let error) = decision {
+            logger.warning("redis pool lease timeout", metadata: ["redis.endpoint": "\(configuration.endpoint)", "redis.error": "\(error.message)"])
+            continuation?.resume(throwing: error)
+        }
+    }
+
+    /// A waiter gives up (cancellation): it fails with `CancellationError` when `error` is nil.
     private func abandon(_ waiter: Int, with error: RedisError?) {
         let (continuation, timeout) = state.withLock { state -> (UnsafeContinuation<PooledConnection, any Error>?, Task<Void, Never>?) in
             guard state.machine.abandon(waiter: waiter) else { return (nil, nil) }
