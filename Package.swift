@@ -66,14 +66,21 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Throwaway servers, listeners and timing helpers shared by the test targets.
+        .target(
+            name: "TestSupport",
+            dependencies: ["Hiredis"],
+            path: "Tests/TestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "HiredisTests",
-            dependencies: ["Hiredis", "CHiredis"],
+            dependencies: ["Hiredis", "CHiredis", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "AxonTests",
-            dependencies: ["Axon", "Hiredis"],
+            dependencies: ["Axon", "Hiredis", "TestSupport"],
             swiftSettings: strictSettings
         ),
     ],

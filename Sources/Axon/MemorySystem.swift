@@ -227,6 +227,25 @@ public final class MemorySystem: Sendable {
         return report
     }
 
+    /// Rebuilds `tier`'s indexes from its entries, in bounded steps (one Redis call each, walking the tier's entry
+    /// keys with SCAN) until a full pass: every live entry is put back into each index it belongs to, and expired
+    /// ones are removed. Needed only after a server with an evicting `maxmemory-policy` (see `EvictionRule`)
+    /// evicted index keys; follow it with `sweep(tier:)` to drop members of entries that were evicted.
+    @discardableResult
+    public func rebuildIndexes(tier: MemoryTier) async throws -> RebuildStep {
+        let (adapter, _) = try resolve(tier)
+        let now = Date()
+        var total = RebuildStep(restoredEntries: 0, droppedEntries: 0, next: nil)
+        var cursor: String?
+        repeat {
+            let step = try await perform { [cursor] in try await adapter.rebuildIndexes(tier: tier, cursor: cursor, now: now) }
+            total.restoredEntries += step.restoredEntries
+            total.droppedEntries += step.droppedEntries
+            cursor = step.next
+        } while cursor != nil
+        return total
+    }
+
     /// What `sweep` removed.
     public struct SweepReport: Sendable, Hashable {
         /// Expired entries removed with their index members.

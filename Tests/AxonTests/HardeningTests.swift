@@ -1,8 +1,8 @@
 @testable import Axon
 import Foundation
 import Hiredis
-import Synchronization
 import Testing
+import TestSupport
 
 /// Hostile and extreme input: every value a caller passes is range-checked (no trap), nothing is half-written,
 /// and errors say what happened without echoing secrets.
@@ -221,7 +221,7 @@ struct HardeningTests {
         let count = allowed.next() - 1
         // Every decision was made on the server's clock between `started` and now (same host).
         #expect(Double(count) <= Double(burst) + Double(limit) * elapsed + 1, "\(count) allowed in \(elapsed) s")
-        #expect(Double(count) >= Double(limit) * 1.5 * 0.5, "\(count) allowed in \(elapsed) s: the limiter starved its callers")
+        #expect(count >= burst, "\(count) allowed in \(elapsed) s: a quiet key takes a full burst")
         for pool in pools { await pool.close() }
     }
 
@@ -242,10 +242,4 @@ final class Counter: Sendable {
     private let value = Locked(0)
     /// Adds one and returns the new value.
     func next() -> Int { value.withLock { $0 += 1; return $0 } }
-}
-
-final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
 }

@@ -25,7 +25,7 @@ struct LuaScriptTests {
         let embedded = [
             "store-5.lua": MemoryScripts.storeSource, "get-5.lua": MemoryScripts.getSource, "forget-5.lua": MemoryScripts.forgetSource,
             "recall-2.lua": MemoryScripts.recallSource, "page-1.lua": MemoryScripts.pageSource, "clear-4.lua": MemoryScripts.clearSource,
-            "sweep-4.lua": MemoryScripts.sweepSource,
+            "sweep-4.lua": MemoryScripts.sweepSource, "rebuild-4.lua": MemoryScripts.rebuildSource,
         ]
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).filter { $0.hasSuffix(".lua") && $0.contains("-") }
         #expect(Set(files) == Set(embedded.keys))

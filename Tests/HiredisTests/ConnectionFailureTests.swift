@@ -1,5 +1,6 @@
 import Foundation
 import Hiredis
+import TestSupport
 import Testing
 
 @Suite("RedisConnection failures, each with a server of its own")

@@ -1,4 +1,5 @@
 import Hiredis
+import TestSupport
 import Testing
 
 @Suite("RedisConfiguration from the environment")

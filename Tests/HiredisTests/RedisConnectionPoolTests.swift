@@ -1,5 +1,6 @@
 import Foundation
 import Hiredis
+import TestSupport
 import Testing
 
 @Suite("RedisConnectionPool against real servers")

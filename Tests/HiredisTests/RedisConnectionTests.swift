@@ -1,5 +1,6 @@
 import Foundation
 import Hiredis
+import TestSupport
 import Testing
 
 @Suite("RedisConnection against a real server")

@@ -26,8 +26,35 @@ public protocol MemoryAdapter: Sendable {
     func clear(tier: MemoryTier, now: Date) async throws -> Int
     /// One bounded step of index maintenance (see `MemorySystem.sweep`), from `cursor` (`nil`: a new pass).
     func sweep(tier: MemoryTier, cursor: String?, now: Date) async throws -> SweepStep
+    /// One bounded step of rebuilding `tier`'s indexes from its entries (see `MemorySystem.rebuildIndexes`), from
+    /// `cursor` (`nil`: a new pass). Adapters whose indexes cannot diverge from their entries return at once.
+    func rebuildIndexes(tier: MemoryTier, cursor: String?, now: Date) async throws -> RebuildStep
     /// Releases connections; later calls fail.
     func close() async
+}
+
+extension MemoryAdapter {
+    /// Indexes that cannot diverge from their entries need no rebuild.
+    public func rebuildIndexes(tier: MemoryTier, cursor: String?, now: Date) async throws -> RebuildStep {
+        RebuildStep(restoredEntries: 0, droppedEntries: 0, next: nil)
+    }
+}
+
+/// What one step of an index rebuild did.
+public struct RebuildStep: Sendable, Hashable {
+    /// Live entries put back in every index they belong to.
+    public var restoredEntries: Int
+    /// Expired entries found and removed.
+    public var droppedEntries: Int
+    /// Where the next step continues; `nil` when the pass is complete.
+    public var next: String?
+
+    /// A step.
+    public init(restoredEntries: Int, droppedEntries: Int, next: String?) {
+        self.restoredEntries = restoredEntries
+        self.droppedEntries = droppedEntries
+        self.next = next
+    }
 }
 
 /// A page of entries from `MemoryAdapter.page`.

@@ -485,6 +485,146 @@ end
 return out
 """##
 
+    /// `rebuild-4.lua`, includes expanded.
+    static let rebuildSource = ##"""
+-- One bounded step of rebuilding a tier's indexes from its entry hashes (after an evicting maxmemory policy
+-- removed index keys or entries on its own): SCANs entry keys from a cursor and puts every live entry back in
+-- the tier, priority and lexicographic indexes and the ranking hash (idempotent); expired ones are dropped.
+-- KEYS[1] tier index i, KEYS[2] priority index p, KEYS[3] ranking hash r, KEYS[4] lexicographic index x.
+-- ARGV[1] now ms, ARGV[2] entry key prefix, ARGV[3] SCAN cursor, ARGV[4] SCAN count, ARGV[5] grace ms.
+-- Returns {next cursor ("0": done), entries restored, expired entries dropped}.
+-- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
+--
+-- One tier's keys (all inside the namespace's hash tag): `e:<id>` an entry hash; `i` the tier index
+-- (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
+-- ranking hash (id -> expiry, importance and created ms packed as three big-endian doubles, read in bulk by
+-- recall); `x` the lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry,
+-- "w<word>", "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's sources are its hash field `n`,
+-- newline-separated. An entry hash outlives its expiry by a grace period, so that pruning can still read `n`.
+-- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+
+-- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
+local function extend(key, at)
+  if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
+end
+
+-- The index members of entry `id` with sources `sources` (field `n`; false when the hash is gone).
+local function members(id, sources)
+  local out = {}
+  if sources then
+    for source in string.gmatch(sources, '[^\n]+') do out[#out + 1] = source .. '\0' .. id end
+  end
+  return out
+end
+
+-- Removes entry `id`: its index members, its hash, its entries in the tier and priority indexes and ranking hash.
+local function drop(id, eprefix, tier)
+  local ekey = eprefix .. id
+  local list = members(id, redis.call('HGET', ekey, 'n'))
+  for first = 1, #list, 1000 do
+    redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
+  end
+  redis.call('DEL', ekey)
+  redis.call('ZREM', tier.i, id)
+  redis.call('ZREM', tier.p, id)
+  redis.call('HDEL', tier.r, id)
+end
+
+-- The tier's index keys expire together, `grace` after their newest entry: `at` moves them later.
+local function extendAll(tier, at)
+  extend(tier.i, at)
+  extend(tier.p, at)
+  extend(tier.r, at)
+  extend(tier.x, at)
+end
+
+-- After entries were removed: the index keys expire `grace` after their newest remaining entry and are
+-- deleted when none remains.
+local function refit(tier, grace)
+  local newest = redis.call('ZREVRANGE', tier.i, 0, 0, 'WITHSCORES')[2]
+  if newest then
+    local at = tonumber(newest) + grace
+    for _, key in ipairs({tier.i, tier.p, tier.r, tier.x}) do redis.call('PEXPIREAT', key, at) end
+  else
+    redis.call('DEL', tier.i, tier.p, tier.r, tier.x)
+  end
+end
+
+-- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
+local function prune(tier, eprefix, now, max)
+  if max <= 0 then return 0 end
+  local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
+  for _, id in ipairs(dead) do drop(id, eprefix, tier) end
+  return #dead
+end
+
+-- An entry's fields in the order EntryCodec.readOrder decodes.
+local function read(key)
+  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm')
+end
+
+-- An entry's ranking data, packed for the ranking hash.
+local function packRank(expiry, importance, created)
+  return struct.pack('>ddd', expiry, importance, created)
+end
+
+-- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
+local function before(a, b)
+  if a == b then return false end
+  local n = math.min(#a, #b)
+  local from = 1
+  while from <= n do
+    local to = math.min(from + 7, n)
+    if string.sub(a, from, to) ~= string.sub(b, from, to) then
+      for k = from, to do
+        local x, y = string.byte(a, k), string.byte(b, k)
+        if x ~= y then return x < y end
+      end
+    end
+    from = to + 1
+  end
+  return #a < #b
+end
+
+-- A number argument, or an error naming it.
+local function number(value, name)
+  local n = tonumber(value)
+  if not n or n ~= n then error({err = 'ERR axon: ' .. name .. ' is not a number: ' .. tostring(value)}) end
+  return n
+end
+local now, count, grace = number(ARGV[1], 'now'), number(ARGV[4], 'count'), number(ARGV[5], 'grace')
+local tier, eprefix = {i = KEYS[1], p = KEYS[2], r = KEYS[3], x = KEYS[4]}, ARGV[2]
+local reply = redis.call('SCAN', ARGV[3], 'MATCH', eprefix .. '*', 'COUNT', count)
+local restored, dropped = 0, 0
+for _, key in ipairs(reply[2]) do
+  local id = string.sub(key, #eprefix + 1)
+  local v = redis.call('HMGET', key, 'e', 'i', 'c', 'n')
+  local expiry, importance, created = tonumber(v[1]), tonumber(v[2]), tonumber(v[3])
+  if expiry and importance and created and v[4] then
+    if expiry > now then
+      redis.call('ZADD', tier.i, expiry, id)
+      redis.call('ZADD', tier.p, importance, id)
+      redis.call('HSET', tier.r, id, packRank(expiry, importance, created))
+      local list = members(id, v[4])
+      for first = 1, #list, 500 do
+        local args = {}
+        for k = first, math.min(first + 499, #list) do
+          args[#args + 1] = 0
+          args[#args + 1] = list[k]
+        end
+        redis.call('ZADD', tier.x, unpack(args))
+      end
+      extendAll(tier, expiry + grace)
+      restored = restored + 1
+    else
+      drop(id, eprefix, tier)
+      dropped = dropped + 1
+    end
+  end
+end
+return {reply[1], restored, dropped}
+"""##
+
     /// `recall-2.lua`, includes expanded.
     static let recallSource = ##"""
 -- Recall in one tier: picks the candidates from the smallest index the query allows, filters and ranks
@@ -848,6 +988,10 @@ while returned < limit and #heap > 0 do
     out[#out + 1] = top.id
     out[#out + 1] = {unpack(v, 1, 10)}
     returned = returned + 1
+  elseif v then
+    -- The entry hash is gone (evicted): its ranking data and the members that led here go too.
+    redis.call('HDEL', KEYS[2], top.id)
+    for _, source in ipairs(chosen) do redis.call('ZREM', x, source .. '\0' .. top.id) end
   end
 end
 return out
@@ -1022,11 +1166,12 @@ return evicted
     /// `sweep-4.lua`, includes expanded.
     static let sweepSource = ##"""
 -- One bounded step of a tier's maintenance: removes up to a batch of expired entries (with their index
--- members and hashes); once none is left, scans the lexicographic index from a cursor and removes members
--- whose entry is gone or expired. Deletes the index keys when the tier is empty.
+-- members and hashes); once none is left, walks the lexicographic index and then the tier index from a cursor
+-- and removes what names an entry that is gone (evicted) or expired. Deletes the index keys when the tier is
+-- empty. The cursor is "x<n>" while walking x, "i<n>" while walking i; "0" means the pass is complete.
 -- KEYS[1] tier index i, KEYS[2] priority index p, KEYS[3] ranking hash r, KEYS[4] lexicographic index x.
--- ARGV[1] now ms, ARGV[2] entry key prefix, ARGV[3] batch size, ARGV[4] index scan cursor.
--- Returns {expired entries removed, stray index members removed, next cursor ("0": scan complete)}.
+-- ARGV[1] now ms, ARGV[2] entry key prefix, ARGV[3] batch size, ARGV[4] cursor ("x0" starts a pass).
+-- Returns {expired entries removed, stray index members removed, next cursor}.
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
 -- One tier's keys (all inside the namespace's hash tag): `e:<id>` an entry hash; `i` the tier index
@@ -1128,23 +1273,46 @@ local function number(value, name)
 end
 local now, batch = number(ARGV[1], 'now'), number(ARGV[3], 'batch')
 local tier, eprefix = {i = KEYS[1], p = KEYS[2], r = KEYS[3], x = KEYS[4]}, ARGV[2]
+local phase, position = string.sub(ARGV[4], 1, 1), string.sub(ARGV[4], 2)
+if (phase ~= 'x' and phase ~= 'i') or not tonumber(position) then
+  return redis.error_reply('ERR axon sweep: malformed cursor ' .. ARGV[4])
+end
 local pruned = prune(tier, eprefix, now, batch)
 local strays, cursor = 0, ARGV[4]
+-- Removes every trace of entry `id` whose hash is gone: its tier, priority and ranking entries.
+local function forgetGone(id)
+  redis.call('ZREM', tier.i, id)
+  redis.call('ZREM', tier.p, id)
+  redis.call('HDEL', tier.r, id)
+end
 if pruned < batch then
-  local reply = redis.call('ZSCAN', tier.x, cursor, 'COUNT', batch)
-  cursor = reply[1]
-  local items = reply[2]
-  for k = 1, #items, 2 do
-    local member = items[k]
-    local cut = string.find(member, '\0', 1, true)
-    local id = cut and string.sub(member, cut + 1)
-    local expiry = id and tonumber(redis.call('HGET', eprefix .. id, 'e'))
-    if not expiry then
-      redis.call('ZREM', tier.x, member)
-      strays = strays + 1
-    elseif expiry <= now then
-      drop(id, eprefix, tier)
-      strays = strays + 1
+  if phase == 'x' then
+    local reply = redis.call('ZSCAN', tier.x, position, 'COUNT', batch)
+    cursor = reply[1] == '0' and 'i0' or 'x' .. reply[1]
+    local items = reply[2]
+    for k = 1, #items, 2 do
+      local member = items[k]
+      local cut = string.find(member, '\0', 1, true)
+      local id = cut and string.sub(member, cut + 1)
+      local expiry = id and tonumber(redis.call('HGET', eprefix .. id, 'e'))
+      if not expiry then
+        redis.call('ZREM', tier.x, member)
+        if id then forgetGone(id) end
+        strays = strays + 1
+      elseif expiry <= now then
+        drop(id, eprefix, tier)
+        strays = strays + 1
+      end
+    end
+  else
+    local reply = redis.call('ZSCAN', tier.i, position, 'COUNT', batch)
+    cursor = reply[1] == '0' and '0' or 'i' .. reply[1]
+    local items = reply[2]
+    for k = 1, #items, 2 do
+      if redis.call('EXISTS', eprefix .. items[k]) == 0 then
+        forgetGone(items[k])
+        strays = strays + 1
+      end
     end
   end
 end

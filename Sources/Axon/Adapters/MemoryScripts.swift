@@ -12,4 +12,5 @@ enum MemoryScripts {
     static let page = RedisScript(pageSource)
     static let clear = RedisScript(clearSource)
     static let sweep = RedisScript(sweepSource)
+    static let rebuild = RedisScript(rebuildSource)
 }

@@ -4,10 +4,11 @@ import Logging
 
 /// The memory tiers in Redis, shared by every process that uses the same server and namespace.
 ///
-/// Each entry is one hash; a tier has three index keys (see `RedisKeyspace`). Every operation is one Lua script
-/// (one round trip, atomic, touching only this namespace and tier, never SCAN) whose work is bounded: by the
-/// recall budget, by `prunePerWrite` expired entries a write removes on the way, by `batchSize` for `clear`,
-/// `sweep` and export pages (which loop over calls).
+/// Each entry is one hash; a tier has four index keys (see `RedisKeyspace`). Every operation is one Lua script
+/// (one round trip, atomic, touching only this namespace and tier) whose work is bounded: by the recall budget,
+/// by `prunePerWrite` expired entries a write removes on the way, by `batchSize` for `clear`, `sweep` and
+/// `rebuildIndexes`, by `pageSize` for export pages (these loop over calls). On first use the adapter reads the
+/// server's `maxmemory-policy` and follows its `EvictionRule` (by default it refuses a server that evicts keys).
 public final class RedisAdapter: MemoryAdapter {
     /// The namespace this adapter's keys belong to.
     public let namespace: String
@@ -18,28 +19,33 @@ public final class RedisAdapter: MemoryAdapter {
     /// The seed's `default_ttl`: for callers that drive the adapter without a tier policy
     /// (`TierPolicy(ttl: adapter.defaultTTL)`). `MemorySystem` tiers always use their own policy's TTL.
     public let defaultTTL: Duration
+    private let eviction: EvictionGuard
 
     /// An adapter over an existing pool (shared with other users of the pool; `close()` leaves it open).
-    public convenience init(pool: RedisConnectionPool, namespace: String = "default", defaultTTL: Duration = .seconds(3600)) {
-        self.init(pool: pool, ownsPool: false, namespace: namespace, defaultTTL: defaultTTL)
+    public convenience init(
+        pool: RedisConnectionPool, namespace: String = "default", defaultTTL: Duration = .seconds(3600),
+        evictionRule: EvictionRule = .refuse, logger: Logger = Logger(label: "axon.memory.redis")
+    ) {
+        self.init(pool: pool, ownsPool: false, namespace: namespace, defaultTTL: defaultTTL, evictionRule: evictionRule, logger: logger)
     }
 
-    private init(pool: RedisConnectionPool, ownsPool: Bool, namespace: String, defaultTTL: Duration) {
+    private init(pool: RedisConnectionPool, ownsPool: Bool, namespace: String, defaultTTL: Duration, evictionRule: EvictionRule, logger: Logger) {
         self.pool = pool
         self.ownsPool = ownsPool
         self.namespace = namespace
         self.keys = RedisKeyspace(namespace: namespace)
         self.defaultTTL = defaultTTL
+        self.eviction = EvictionGuard(rule: evictionRule, logger: logger)
     }
 
     /// An adapter with its own pool of `maxConnections` to `configuration`.
     public convenience init(
         configuration: RedisConfiguration, namespace: String = "default", defaultTTL: Duration = .seconds(3600),
-        maxConnections: Int = 20, logger: Logger = Logger(label: "axon.memory.redis")
+        maxConnections: Int = 20, evictionRule: EvictionRule = .refuse, logger: Logger = Logger(label: "axon.memory.redis")
     ) throws(RedisError) {
         self.init(
             pool: try RedisConnectionPool(configuration: configuration, maxConnections: maxConnections, logger: logger),
-            ownsPool: true, namespace: namespace, defaultTTL: defaultTTL)
+            ownsPool: true, namespace: namespace, defaultTTL: defaultTTL, evictionRule: evictionRule, logger: logger)
     }
 
     /// The seed's parameters: host, port, password, db, namespace, default TTL, pool size.
@@ -54,11 +60,12 @@ public final class RedisAdapter: MemoryAdapter {
 
     /// Reads `REDIS_URL`, `REDIS_HOST`, `REDIS_PORT`, `REDIS_PASSWORD` (see `RedisConfiguration.fromEnvironment`).
     public static func fromEnvironment(
-        namespace: String = "default", maxConnections: Int = 20,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        namespace: String = "default", maxConnections: Int = 20, evictionRule: EvictionRule = .refuse,
+        environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger = Logger(label: "axon.memory.redis")
     ) throws(RedisError) -> RedisAdapter {
         try RedisAdapter(
-            configuration: RedisConfiguration.fromEnvironment(environment), namespace: namespace, maxConnections: maxConnections)
+            configuration: RedisConfiguration.fromEnvironment(environment), namespace: namespace, maxConnections: maxConnections,
+            evictionRule: evictionRule, logger: logger)
     }
 
     /// How long an entry's hash (and the tier's index keys) outlive the entry's expiry, so that pruning can
@@ -75,23 +82,27 @@ public final class RedisAdapter: MemoryAdapter {
     public func store(_ entry: MemoryEntry, policy: TierPolicy, now: Date) async throws -> [String] {
         try policy.validate()
         try entry.validate(now: now)
+        try await eviction.check(pool)
         return try await storeCall(entry, policy: policy, now: now).run(on: pool).array().map { try $0.string() }
     }
 
     public func get(id: String, tier: MemoryTier, policy: TierPolicy, now: Date) async throws -> MemoryEntry? {
         try policy.validate()
+        try await eviction.check(pool)
         let reply = try await getCall(id: id, tier: tier, policy: policy, now: now).run(on: pool)
         if reply.isNull { return nil }
         return try EntryCodec.entry(id: id, tier: tier, fields: reply.array())
     }
 
     public func forget(id: String, tier: MemoryTier, now: Date) async throws -> Bool {
-        try await forgetCall(id: id, tier: tier, now: now).run(on: pool).int() == 1
+        try await eviction.check(pool)
+        return try await forgetCall(id: id, tier: tier, now: now).run(on: pool).int() == 1
     }
 
     public func recall(_ query: RecallQuery, tier: MemoryTier, policy: TierPolicy, now: Date) async throws -> RecallResult {
         try policy.validate()
         try query.validate()
+        try await eviction.check(pool)
         let reply = try await recallCall(query, tier: tier, policy: policy, now: now).run(on: pool).array()
         guard reply.count >= 2 else { throw MemoryError(.storage, "the recall script returned \(reply.count) values, expected at least 2") }
         let candidates = Int(try reply[0].int())
@@ -101,6 +112,7 @@ public final class RedisAdapter: MemoryAdapter {
     }
 
     public func page(tier: MemoryTier, cursor: String?, now: Date) async throws -> MemoryPage {
+        try await eviction.check(pool)
         let reply = try await MemoryScripts.page.run(
             on: pool, keys: [keys.tierIndex(tier)],
             arguments: [cursor ?? "0", Self.pageSize, Milliseconds.of(now), keys.entryPrefix(tier)]
@@ -110,7 +122,8 @@ public final class RedisAdapter: MemoryAdapter {
     }
 
     public func count(tier: MemoryTier, now: Date) async throws -> Int {
-        Int(try await pool.send("ZCOUNT", keys.tierIndex(tier), "(\(Milliseconds.of(now))", "+inf").int())
+        try await eviction.check(pool)
+        return Int(try await pool.send("ZCOUNT", keys.tierIndex(tier), "(\(Milliseconds.of(now))", "+inf").int())
     }
 
     public func clear(tier: MemoryTier, now: Date) async throws -> Int {
@@ -129,14 +142,22 @@ public final class RedisAdapter: MemoryAdapter {
     public func sweep(tier: MemoryTier, cursor: String?, now: Date) async throws -> SweepStep {
         let reply = try await MemoryScripts.sweep.run(
             on: pool, keys: keys.indexes(tier),
-            arguments: [Milliseconds.of(now), keys.entryPrefix(tier), Self.batchSize, cursor ?? "0"]
+            arguments: [Milliseconds.of(now), keys.entryPrefix(tier), Self.batchSize, cursor ?? "x0"]
         ).array()
         guard reply.count == 3 else { throw MemoryError(.storage, "the sweep script returned \(reply.count) values, expected 3") }
-        let pruned = Int(try reply[0].int())
         let next = try reply[2].string()
-        // A step that pruned a full batch has not started (or resumed) the index scan yet.
-        let done = pruned < Self.batchSize && next == "0"
-        return SweepStep(expiredEntries: pruned, strayMembers: Int(try reply[1].int()), next: done ? nil : next)
+        return SweepStep(expiredEntries: Int(try reply[0].int()), strayMembers: Int(try reply[1].int()), next: next == "0" ? nil : next)
+    }
+
+    /// Works under any eviction policy: it is the repair.
+    public func rebuildIndexes(tier: MemoryTier, cursor: String?, now: Date) async throws -> RebuildStep {
+        let reply = try await MemoryScripts.rebuild.run(
+            on: pool, keys: keys.indexes(tier),
+            arguments: [Milliseconds.of(now), keys.entryPrefix(tier), cursor ?? "0", Self.batchSize, Self.graceMilliseconds]
+        ).array()
+        guard reply.count == 3 else { throw MemoryError(.storage, "the rebuild script returned \(reply.count) values, expected 3") }
+        let next = try reply[0].string()
+        return RebuildStep(restoredEntries: Int(try reply[1].int()), droppedEntries: Int(try reply[2].int()), next: next == "0" ? nil : next)
     }
 
     /// Decodes id, fields, id, fields, ...

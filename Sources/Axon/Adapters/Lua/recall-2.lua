@@ -261,6 +261,10 @@ while returned < limit and #heap > 0 do
     out[#out + 1] = top.id
     out[#out + 1] = {unpack(v, 1, 10)}
     returned = returned + 1
+  elseif v then
+    -- The entry hash is gone (evicted): its ranking data and the members that led here go too.
+    redis.call('HDEL', KEYS[2], top.id)
+    for _, source in ipairs(chosen) do redis.call('ZREM', x, source .. '\0' .. top.id) end
   end
 end
 return out

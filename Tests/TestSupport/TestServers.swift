@@ -7,19 +7,19 @@ import Glibc
 #endif
 
 /// The shared throwaway server that `make test` starts (scripts/with-redis.sh), found through the environment.
-enum SharedServer {
-    static var host: String { ProcessInfo.processInfo.environment["REDIS_TEST_HOST"] ?? "127.0.0.1" }
-    static var port: Int { Int(ProcessInfo.processInfo.environment["REDIS_TEST_PORT"] ?? "") ?? 6379 }
-    static var socketPath: String? { ProcessInfo.processInfo.environment["REDIS_TEST_SOCKET"] }
+package enum SharedServer {
+    package static var host: String { ProcessInfo.processInfo.environment["REDIS_TEST_HOST"] ?? "127.0.0.1" }
+    package static var port: Int { Int(ProcessInfo.processInfo.environment["REDIS_TEST_PORT"] ?? "") ?? 6379 }
+    package static var socketPath: String? { ProcessInfo.processInfo.environment["REDIS_TEST_SOCKET"] }
 
     /// Generous timeouts: a loaded CI machine can stall the test process for seconds (see `StallMeter`).
-    static func configuration(
+    package static func configuration(
         database: Int = 0, commandTimeout: Duration? = .seconds(30)
     ) -> RedisConfiguration {
         RedisConfiguration(host: host, port: port, database: database, connectTimeout: .seconds(30), commandTimeout: commandTimeout)
     }
 
-    static func connect(database: Int = 0) async throws -> RedisConnection {
+    package static func connect(database: Int = 0) async throws -> RedisConnection {
         try await RedisConnection.connect(configuration(database: database))
     }
 }
@@ -29,42 +29,51 @@ enum SharedServer {
 /// 5 ms; the worst lateness of either counts, from when the meter was made (a task that starts late counts too). A loaded CI machine can stall
 /// the test process for seconds (every test runs at once on two cores); upper bounds on elapsed time add
 /// `allowance`, so they show that nothing waited for a much longer timeout, not how fast the machine was.
-final class StallMeter: Sendable {
+package final class StallMeter: Sendable {
     private let worst = Locked(Duration.zero)
+    /// When each heartbeat is next due: a stall still under way counts before the heartbeat wakes from it.
+    private let taskDue: Locked<ContinuousClock.Instant>
+    private let timerDue: Locked<ContinuousClock.Instant>
     private let task: Task<Void, Never>
     private let timer: TimerBox
 
-    init() {
+    package init() {
         let worst = self.worst
         let first = ContinuousClock.now + .milliseconds(5)
+        let taskDue = Locked(first)
+        let timerDue = Locked(first)
+        self.taskDue = taskDue
+        self.timerDue = timerDue
         task = Task {
-            var expected = first
             while !Task.isCancelled {
-                try? await Task.sleep(until: expected)
-                let late = ContinuousClock.now - expected
+                try? await Task.sleep(until: taskDue.value)
+                let now = ContinuousClock.now
+                let late = now - taskDue.value
                 worst.withLock { $0 = max($0, late) }
-                expected = ContinuousClock.now + .milliseconds(5)
+                taskDue.withLock { $0 = now + .milliseconds(5) }
             }
         }
         let source = DispatchSource.makeTimerSource(queue: .global())
         timer = TimerBox(source)
-        let expected = Locked(first)
         source.setEventHandler {
             let now = ContinuousClock.now
-            let late = now - expected.value
+            let late = now - timerDue.value
             worst.withLock { $0 = max($0, late) }
-            expected.withLock { $0 = now + .milliseconds(5) }
+            timerDue.withLock { $0 = now + .milliseconds(5) }
         }
         source.schedule(deadline: .now() + .milliseconds(5), repeating: .milliseconds(5))
         source.activate()
     }
 
-    /// The worst lateness so far.
-    var worstStall: Duration { worst.value }
+    /// The worst lateness so far, including a heartbeat that is late right now.
+    package var worstStall: Duration {
+        let now = ContinuousClock.now
+        return max(worst.value, now - taskDue.value, now - timerDue.value, .zero)
+    }
 
     /// Slack for an upper bound: a second, plus twice the worst stall (a timer and the resumed task can each
     /// be delayed by one).
-    var allowance: Duration { .seconds(1) + worstStall * 2 }
+    package var allowance: Duration { .seconds(1) + worstStall * 2 }
 
     deinit {
         task.cancel()
@@ -75,24 +84,24 @@ final class StallMeter: Sendable {
 /// A Dispatch timer held by a `StallMeter`. `@unchecked Sendable`: the meter only activates the source in its
 /// `init` and cancels it in its `deinit`, calls Dispatch makes thread-safe; the handler runs on a global queue
 /// and touches only `Locked` values.
-final class TimerBox: @unchecked Sendable {
-    let source: any DispatchSourceTimer
-    init(_ source: any DispatchSourceTimer) { self.source = source }
+package final class TimerBox: @unchecked Sendable {
+    package let source: any DispatchSourceTimer
+    package init(_ source: any DispatchSourceTimer) { self.source = source }
 }
 
 /// A unique key prefix per test, so tests sharing the server never touch each other's keys.
-func uniqueKey(_ name: String = #function) -> String {
+package func uniqueKey(_ name: String = #function) -> String {
     "test:\(name.prefix(while: { $0 != "(" })):\(UUID().uuidString)"
 }
 
 /// A redis-server of a test's own, for tests that kill, pause or password-protect it. Always `stop()` it.
-final class RedisServerProcess: @unchecked Sendable {
-    let port: Int
-    let directory: URL
+package final class RedisServerProcess: @unchecked Sendable {
+    package let port: Int
+    package let directory: URL
     private let process: Process
 
     /// Starts `redis-server` on a free loopback port with `arguments` added, and waits until it answers.
-    static func start(_ arguments: [String] = [], port: Int? = nil) async throws -> RedisServerProcess {
+    package static func start(_ arguments: [String] = [], port: Int? = nil) async throws -> RedisServerProcess {
         if let port { return try await RedisServerProcess(port: port, arguments: arguments) }
         var lastError: (any Error)?
         for _ in 0..<10 {
@@ -128,18 +137,18 @@ final class RedisServerProcess: @unchecked Sendable {
     }
 
     /// Sends SIGSTOP: the server keeps its sockets but answers nothing.
-    func pause() { kill(process.processIdentifier, SIGSTOP) }
+    package func pause() { kill(process.processIdentifier, SIGSTOP) }
     /// Sends SIGCONT.
-    func resume() { kill(process.processIdentifier, SIGCONT) }
+    package func resume() { kill(process.processIdentifier, SIGCONT) }
     /// Sends SIGKILL and waits for the process to end.
-    func crash() {
+    package func crash() {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 
     /// Stops the server (also when paused) and removes its directory. SIGKILL, because a child spawned from a
     /// Dispatch worker thread inherits that thread's blocked-signal mask, SIGTERM included.
-    func stop() {
+    package func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -147,7 +156,7 @@ final class RedisServerProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    func configuration(
+    package func configuration(
         password: String? = nil, username: String? = nil, commandTimeout: Duration? = .seconds(30)
     ) -> RedisConfiguration {
         RedisConfiguration(
@@ -156,7 +165,7 @@ final class RedisServerProcess: @unchecked Sendable {
     }
 
     /// Whether a TCP connect to the port succeeds.
-    static func accepts(port: Int) -> Bool {
+    package static func accepts(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -169,11 +178,11 @@ final class RedisServerProcess: @unchecked Sendable {
 }
 
 /// A TCP listener on loopback that never accepts: connects complete in the kernel, nothing is ever answered.
-final class SilentListener: @unchecked Sendable {
-    let port: Int
+package final class SilentListener: @unchecked Sendable {
+    package let port: Int
     private let fd: Int32
 
-    init() throws {
+    package init() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = loopbackAddress(port: 0)
         let bound = withUnsafePointer(to: &address) {
@@ -186,19 +195,19 @@ final class SilentListener: @unchecked Sendable {
         port = boundPort(fd)
     }
 
-    func close() { _ = Glibc.close(fd) }
+    package func close() { _ = Glibc.close(fd) }
 }
 
 /// A listener that answers every connection the way a refusing server does, then closes it: writes an error
 /// at once (`maxclients` reached), closes without writing, or reads the first request and answers `-DENIED`.
-final class ClosingListener: @unchecked Sendable {
-    enum Behaviour: Sendable, CaseIterable { case errorAtOnce, closeAtOnce, denyAfterRequest }
+package final class ClosingListener: @unchecked Sendable {
+    package enum Behaviour: Sendable, CaseIterable { case errorAtOnce, closeAtOnce, denyAfterRequest }
 
-    let port: Int
+    package let port: Int
     private let fd: Int32
     private let thread: Thread
 
-    init(_ behaviour: Behaviour) throws {
+    package init(_ behaviour: Behaviour) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = loopbackAddress(port: 0)
         let bound = withUnsafePointer(to: &address) {
@@ -232,14 +241,14 @@ final class ClosingListener: @unchecked Sendable {
         thread.start()
     }
 
-    func close() {
+    package func close() {
         _ = shutdown(fd, Int32(SHUT_RDWR))
         _ = Glibc.close(fd)
     }
 }
 
 /// A loopback port that nothing listens on right now.
-func freePort() throws -> Int {
+package func freePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw RedisError(.connectionFailed, "socket() failed") }
     defer { close(fd) }
@@ -270,7 +279,7 @@ private func boundPort(_ fd: Int32) -> Int {
 
 /// Awaits `body` with a deadline; a hang becomes a test failure instead of a stuck suite (the hung work is
 /// left behind, which is fine in a test process).
-func withDeadline<T: Sendable>(
+package func withDeadline<T: Sendable>(
     _ limit: Duration, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let once = Mutex<CheckedContinuation<T, any Error>?>(nil)
@@ -293,9 +302,9 @@ func withDeadline<T: Sendable>(
 }
 
 /// A value shared between test tasks.
-final class Locked<Value: Sendable>: Sendable {
+package final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
-    var value: Value { mutex.withLock { $0 } }
+    package init(_ value: Value) { mutex = Mutex(value) }
+    package func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+    package var value: Value { mutex.withLock { $0 } }
 }
