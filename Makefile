@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 BENCH_ARGS ?=
 
-.PHONY: deps build release test bench warnings lua clean
+.PHONY: deps build release test chaos bench warnings lua clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -16,6 +16,11 @@ release: deps
 
 test: deps
 	./scripts/with-redis.sh swift test
+
+# The fault suite alone (it also runs in `make test`): kill -9 and restart under load, SIGSTOP, OOM, eviction,
+# maxclients, a listener that closes at once, each against throwaway servers.
+chaos: deps
+	./scripts/with-redis.sh swift test --filter ChaosTests
 
 bench: deps
 	swift build -c release --product axon-bench

@@ -98,7 +98,9 @@ package func uniqueKey(_ name: String = #function) -> String {
 package final class RedisServerProcess: @unchecked Sendable {
     package let port: Int
     package let directory: URL
-    private let process: Process
+    private let arguments: [String]
+    /// Replaced by `restart()`; the test that owns the server is its only user.
+    private var process: Process
 
     /// Starts `redis-server` on a free loopback port with `arguments` added, and waits until it answers.
     package static func start(_ arguments: [String] = [], port: Int? = nil) async throws -> RedisServerProcess {
@@ -118,15 +120,21 @@ package final class RedisServerProcess: @unchecked Sendable {
         self.port = port
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("axon-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        process = Process()
-        let binary = ProcessInfo.processInfo.environment["REDIS_SERVER_BIN"] ?? "/usr/bin/redis-server"
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
+        self.arguments = [
             "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", directory.path, "--logfile", directory.appendingPathComponent("redis.log").path,
         ] + arguments
+        process = Process()
+        try await launch()
+    }
+
+    private func launch() async throws {
+        process = Process()
+        let binary = ProcessInfo.processInfo.environment["REDIS_SERVER_BIN"] ?? "/usr/bin/redis-server"
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
         try process.run()
-        let deadline = ContinuousClock.now + .seconds(5)
+        let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             guard process.isRunning else { break }
             if Self.accepts(port: port) { return }
@@ -134,6 +142,24 @@ package final class RedisServerProcess: @unchecked Sendable {
         }
         stop()
         throw RedisError(.connectionFailed, "redis-server did not start on port \(port)")
+    }
+
+    /// Starts the server again after `crash()`: same port, directory and arguments (an AOF is replayed).
+    package func restart() async throws {
+        try await launch()
+    }
+
+    /// Runs `redis-cli` against this server with `arguments`; returns its standard output.
+    package func cli(_ arguments: [String]) throws -> String {
+        let cli = Process()
+        cli.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
+        cli.arguments = ["-h", "127.0.0.1", "-p", "\(port)"] + arguments
+        let output = Pipe()
+        cli.standardOutput = output
+        try cli.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        cli.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// Sends SIGSTOP: the server keeps its sockets but answers nothing.
@@ -155,6 +181,7 @@ package final class RedisServerProcess: @unchecked Sendable {
         }
         try? FileManager.default.removeItem(at: directory)
     }
+
 
     package func configuration(
         password: String? = nil, username: String? = nil, commandTimeout: Duration? = .seconds(30)

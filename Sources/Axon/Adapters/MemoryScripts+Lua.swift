@@ -349,7 +349,10 @@ local tier = {i = KEYS[2], p = KEYS[3], r = KEYS[4], x = KEYS[5]}
 local expiry = tonumber(redis.call('HGET', KEYS[1], 'e'))
 prune(tier, ARGV[5], now, budget)
 if not expiry or expiry <= now then return false end
-redis.call('HINCRBY', KEYS[1], 'a', 1)
+-- Recording the access is a write: when Redis refuses writes (out of memory under noeviction), the entry is
+-- still returned, unrecorded and unrefreshed.
+local recorded = redis.pcall('HINCRBY', KEYS[1], 'a', 1)
+if type(recorded) == 'table' and recorded.err then return read(KEYS[1]) end
 redis.call('HSET', KEYS[1], 'l', ARGV[2])
 if target > expiry then
   redis.call('HSET', KEYS[1], 'e', ARGV[3])
@@ -1166,9 +1169,10 @@ return evicted
     /// `sweep-4.lua`, includes expanded.
     static let sweepSource = ##"""
 -- One bounded step of a tier's maintenance: removes up to a batch of expired entries (with their index
--- members and hashes); once none is left, walks the lexicographic index and then the tier index from a cursor
--- and removes what names an entry that is gone (evicted) or expired. Deletes the index keys when the tier is
--- empty. The cursor is "x<n>" while walking x, "i<n>" while walking i; "0" means the pass is complete.
+-- members and hashes); once none is left, walks the lexicographic index, the tier index, the priority index and
+-- the ranking hash from a cursor and removes what names an entry that is gone (evicted) or expired. Deletes the
+-- index keys when the tier is empty. The cursor is "x<n>", "i<n>", "p<n>" or "r<n>" for the key being walked;
+-- "0" means the pass is complete.
 -- KEYS[1] tier index i, KEYS[2] priority index p, KEYS[3] ranking hash r, KEYS[4] lexicographic index x.
 -- ARGV[1] now ms, ARGV[2] entry key prefix, ARGV[3] batch size, ARGV[4] cursor ("x0" starts a pass).
 -- Returns {expired entries removed, stray index members removed, next cursor}.
@@ -1274,7 +1278,8 @@ end
 local now, batch = number(ARGV[1], 'now'), number(ARGV[3], 'batch')
 local tier, eprefix = {i = KEYS[1], p = KEYS[2], r = KEYS[3], x = KEYS[4]}, ARGV[2]
 local phase, position = string.sub(ARGV[4], 1, 1), string.sub(ARGV[4], 2)
-if (phase ~= 'x' and phase ~= 'i') or not tonumber(position) then
+local nextPhase = {x = 'i', i = 'p', p = 'r'}
+if (phase ~= 'x' and phase ~= 'i' and phase ~= 'p' and phase ~= 'r') or not tonumber(position) then
   return redis.error_reply('ERR axon sweep: malformed cursor ' .. ARGV[4])
 end
 local pruned = prune(tier, eprefix, now, batch)
@@ -1304,12 +1309,23 @@ if pruned < batch then
         strays = strays + 1
       end
     end
-  else
+  elseif phase == 'i' then
     local reply = redis.call('ZSCAN', tier.i, position, 'COUNT', batch)
-    cursor = reply[1] == '0' and '0' or 'i' .. reply[1]
+    cursor = reply[1] == '0' and 'p0' or 'i' .. reply[1]
     local items = reply[2]
     for k = 1, #items, 2 do
       if redis.call('EXISTS', eprefix .. items[k]) == 0 then
+        forgetGone(items[k])
+        strays = strays + 1
+      end
+    end
+  else
+    -- p and r: ids the tier index no longer names (it was evicted and rebuilt without them).
+    local reply = redis.call(phase == 'p' and 'ZSCAN' or 'HSCAN', tier[phase], position, 'COUNT', batch)
+    cursor = reply[1] == '0' and (nextPhase[phase] and nextPhase[phase] .. '0' or '0') or phase .. reply[1]
+    local items = reply[2]
+    for k = 1, #items, 2 do
+      if redis.call('ZSCORE', tier.i, items[k]) == false then
         forgetGone(items[k])
         strays = strays + 1
       end

@@ -11,7 +11,10 @@ local tier = {i = KEYS[2], p = KEYS[3], r = KEYS[4], x = KEYS[5]}
 local expiry = tonumber(redis.call('HGET', KEYS[1], 'e'))
 prune(tier, ARGV[5], now, budget)
 if not expiry or expiry <= now then return false end
-redis.call('HINCRBY', KEYS[1], 'a', 1)
+-- Recording the access is a write: when Redis refuses writes (out of memory under noeviction), the entry is
+-- still returned, unrecorded and unrefreshed.
+local recorded = redis.pcall('HINCRBY', KEYS[1], 'a', 1)
+if type(recorded) == 'table' and recorded.err then return read(KEYS[1]) end
 redis.call('HSET', KEYS[1], 'l', ARGV[2])
 if target > expiry then
   redis.call('HSET', KEYS[1], 'e', ARGV[3])
