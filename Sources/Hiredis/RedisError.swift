@@ -31,6 +31,11 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let poolExhausted = Code("poolExhausted")
         /// The pool is closed or closing.
         public static let poolClosed = Code("poolClosed")
+        /// On a cluster: the command's keys hash to different slots, so no node can run it (refused before it
+        /// is sent). Give related keys one hash tag (`{user42}:a`, `{user42}:b`).
+        public static let crossSlot = Code("crossSlot")
+        /// On a cluster: no node serves the key's slot, or redirects and retries ran out.
+        public static let clusterUnavailable = Code("clusterUnavailable")
 
         public var description: String { raw }
     }

@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Memory conformance: the same behaviour in process and in Redis")
 struct MemoryConformanceTests {
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func storeGetRecallForget(backend: Backend) async throws {
         let memory = try backend.system()
         let id = try await memory.store("User prefers dark mode", importance: 0.7, tier: .session,
@@ -28,7 +28,7 @@ struct MemoryConformanceTests {
         await memory.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func entriesExpireAfterTheirTTL(backend: Backend) async throws {
         let adapter = try backend.adapter(namespace: UUID().uuidString, store: InMemoryStore())
         let policy = TierPolicy(ttl: .milliseconds(1000))
@@ -46,7 +46,7 @@ struct MemoryConformanceTests {
         await adapter.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func refreshOnReadOnlyExtends(backend: Backend) async throws {
         let adapter = try backend.adapter(namespace: UUID().uuidString, store: InMemoryStore())
         try await withDeadlineRetries { attempt in
@@ -72,7 +72,7 @@ struct MemoryConformanceTests {
         await adapter.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func sessionCapEvictsLowestImportanceOldestFirst(backend: Backend) async throws {
         let memory = try backend.system(sessionCap: 10)
         var ids: [String] = []
@@ -91,7 +91,7 @@ struct MemoryConformanceTests {
         await memory.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func tagFiltersAndOrAndFilterBeforeLimit(backend: Backend) async throws {
         let memory = try backend.system()
         let both = try await memory.store("alpha beta", tier: .session, tags: ["a", "b"], userID: "u1")
@@ -113,7 +113,7 @@ struct MemoryConformanceTests {
         await memory.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func recallRanksPhraseThenOverlapThenImportanceThenRecency(backend: Backend) async throws {
         let memory = try backend.system()
         let overlapHigh = try await memory.store("the mode is dark, user said", importance: 0.9, tier: .session)
@@ -132,7 +132,7 @@ struct MemoryConformanceTests {
         await memory.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func textMatchIgnoresCaseAndPunctuationInTextAndTags(backend: Backend) async throws {
         let memory = try backend.system()
         let accented = try await memory.store("Le CAFÉ, crème!", tier: .session)
@@ -145,7 +145,7 @@ struct MemoryConformanceTests {
         await memory.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func invalidInputWritesNothing(backend: Backend) async throws {
         let memory = try backend.system()
         for (text, importance) in [("   ", 0.5), ("ok", Double.nan), ("ok", 1.5), ("ok", -0.1), ("ok", Double.infinity)] {
@@ -161,7 +161,7 @@ struct MemoryConformanceTests {
         await memory.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func hostileNamespacesStayApart(backend: Backend) async throws {
         let store = InMemoryStore()
         let base = UUID().uuidString
@@ -182,7 +182,7 @@ struct MemoryConformanceTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func twoClientsOfOneNamespaceShareEntries(backend: Backend) async throws {
         let store = InMemoryStore()
         let namespace = UUID().uuidString
@@ -195,7 +195,7 @@ struct MemoryConformanceTests {
         for system in [first, second, other] { await system.close() }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func concurrentStoresRespectTheCapExactly(backend: Backend) async throws {
         let memory = try backend.system(sessionCap: 50)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -214,7 +214,7 @@ struct MemoryConformanceTests {
         await memory.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func exportThenImportReproducesEveryField(backend: Backend) async throws {
         let source = try backend.system()
         _ = try await source.store("one", importance: 0.123456789, tier: .session, tags: ["x", "y:z"], userID: "u", sessionID: "s", metadata: ["k": "v", "é": "ü"])
@@ -230,7 +230,7 @@ struct MemoryConformanceTests {
         await target.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func canonicallyEquivalentStringsAreOne(backend: Backend) async throws {
         let store = InMemoryStore()
         let base = "nfc-\(UUID().uuidString)-"
@@ -259,7 +259,7 @@ struct MemoryConformanceTests {
         await precomposed.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func sweepRemovesExpiredEntriesAndCountsThem(backend: Backend) async throws {
         let adapter = try backend.adapter(namespace: UUID().uuidString, store: InMemoryStore())
         let now = Milliseconds.truncated(Date())

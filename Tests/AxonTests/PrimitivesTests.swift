@@ -6,34 +6,34 @@ import Testing
 /// Builds each primitive on a backend; Redis ones share one pool per test and a fresh namespace.
 struct PrimitiveFactory {
     let backend: Backend
-    let pool: RedisConnectionPool
+    let pool: any RedisClient
     let namespace = UUID().uuidString
 
     init(_ backend: Backend) throws {
         self.backend = backend
-        pool = try RedisConnectionPool(configuration: Backend.redisConfiguration, maxConnections: 4)
+        pool = try backend.client() ?? RedisConnectionPool(configuration: Backend.redisConfiguration, maxConnections: 4)
     }
 
     func limiter(limit: Int, period: Duration, burst: Int? = nil) throws -> any RateLimiting {
-        backend == .redis
+        backend != .inMemory
             ? try RedisRateLimiter(client: pool, namespace: namespace, name: "api", limit: limit, period: period, burst: burst)
             : try InMemoryRateLimiter(limit: limit, period: period, burst: burst)
     }
 
     func lock() -> any DistributedLocking {
-        backend == .redis ? RedisDistributedLock(client: pool, namespace: namespace) : InMemoryLock()
+        backend != .inMemory ? RedisDistributedLock(client: pool, namespace: namespace) : InMemoryLock()
     }
 
     func idempotency() -> any IdempotencyStoring {
-        backend == .redis ? RedisIdempotencyStore(client: pool, namespace: namespace) : InMemoryIdempotencyStore()
+        backend != .inMemory ? RedisIdempotencyStore(client: pool, namespace: namespace) : InMemoryIdempotencyStore()
     }
 
     func flags() -> any TemporaryFlagging {
-        backend == .redis ? RedisTemporaryFlags(client: pool, namespace: namespace) : InMemoryTemporaryFlags()
+        backend != .inMemory ? RedisTemporaryFlags(client: pool, namespace: namespace) : InMemoryTemporaryFlags()
     }
 
     func activity(capacity: Int, ttl: Duration) throws -> any RecentActivityLogging {
-        backend == .redis
+        backend != .inMemory
             ? try RedisRecentActivity(client: pool, namespace: namespace, capacity: capacity, ttl: ttl)
             : try InMemoryRecentActivity(capacity: capacity, ttl: ttl)
     }
@@ -41,7 +41,7 @@ struct PrimitiveFactory {
 
 @Suite("Primitives: rate limiter, lock, de-duplication, flags, recent activity")
 struct PrimitivesTests {
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func thousandConcurrentChecksAllowExactlyTheLimit(backend: Backend) async throws {
         let factory = try PrimitiveFactory(backend)
         let limiter = try factory.limiter(limit: 100, period: .seconds(86_400))  // one unit per 14 min: none refills during the test
@@ -56,7 +56,7 @@ struct PrimitivesTests {
         await factory.pool.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func allowanceRefillsAfterThePeriod(backend: Backend) async throws {
         let factory = try PrimitiveFactory(backend)
         let limiter = try factory.limiter(limit: 5, period: .milliseconds(2500))  // one every 500 ms, burst 5
@@ -76,7 +76,7 @@ struct PrimitivesTests {
         await factory.pool.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func retryAfterIsExactToTheMillisecond(backend: Backend) async throws {
         let factory = try PrimitiveFactory(backend)
         let limiter = try factory.limiter(limit: 2, period: .seconds(2))  // one every second, burst 2
@@ -122,7 +122,7 @@ struct PrimitivesTests {
         for pool in pools { await pool.close() }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func abandonedLockFreesItselfAfterItsTTL(backend: Backend) async throws {
         let factory = try PrimitiveFactory(backend)
         let lock = factory.lock()
@@ -150,7 +150,7 @@ struct PrimitivesTests {
         await factory.pool.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func onlyTheOwnerReleasesOrExtendsAndFencingTokensIncrease(backend: Backend) async throws {
         let factory = try PrimitiveFactory(backend)
         let lock = factory.lock()
@@ -173,7 +173,7 @@ struct PrimitivesTests {
         await factory.pool.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func exactlyOneOfAHundredClaimsWins(backend: Backend) async throws {
         let factory = try PrimitiveFactory(backend)
         let store = factory.idempotency()
@@ -185,7 +185,7 @@ struct PrimitivesTests {
         await factory.pool.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func idempotencyReplaysTheOutcomeAndRejectsADifferentPayload(backend: Backend) async throws {
         let factory = try PrimitiveFactory(backend)
         let store = factory.idempotency()
@@ -199,7 +199,7 @@ struct PrimitivesTests {
         await factory.pool.close()
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.withCluster)
     func flagsAndActivityExpire(backend: Backend) async throws {
         let factory = try PrimitiveFactory(backend)
         let flags = factory.flags()

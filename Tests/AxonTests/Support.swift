@@ -3,13 +3,37 @@ import Foundation
 import Hiredis
 import Testing
 
-/// The two adapters every conformance test runs against.
-enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case inMemory, redis
+/// The adapters every conformance test runs against: in process, one Redis server, and Redis Cluster (when
+/// `make test` started one: `REDIS_CLUSTER_NODES`).
+enum Backend: String, Sendable, CustomTestStringConvertible {
+    case inMemory, redis, cluster
+
+    /// In process and one server: for tests that also look at the raw layout of one server.
+    static let allCases: [Backend] = [.inMemory, .redis]
+    /// Every backend available, the cluster included when one runs.
+    static var withCluster: [Backend] { clusterConfiguration == nil ? allCases : allCases + [.cluster] }
 
     var testDescription: String { rawValue }
 
-    var kind: AdapterKind { self == .redis ? .redis : .memory }
+    var kind: AdapterKind { self == .inMemory ? .memory : .redis }
+
+    static var clusterConfiguration: RedisClusterConfiguration? {
+        guard var configuration = try? RedisClusterConfiguration.fromEnvironment() else { return nil }
+        configuration.node.connectTimeout = .seconds(30)
+        configuration.node.commandTimeout = .seconds(30)
+        return configuration
+    }
+
+    /// A client of this backend's Redis (the server or the cluster); `nil` in process.
+    func client() throws -> (any RedisClient)? {
+        switch self {
+        case .inMemory: return nil
+        case .redis: return try RedisConnectionPool(configuration: Self.redisConfiguration, maxConnections: 4)
+        case .cluster:
+            guard let configuration = Self.clusterConfiguration else { throw RedisError(.invalidArgument, "no cluster: REDIS_CLUSTER_NODES is not set") }
+            return try RedisClusterClient(configuration: configuration)
+        }
+    }
 
     static var redisConfiguration: RedisConfiguration {
         let environment = ProcessInfo.processInfo.environment
@@ -24,6 +48,9 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
         switch self {
         case .inMemory: return InMemoryAdapter(namespace: namespace, store: store)
         case .redis: return try RedisAdapter(configuration: Self.redisConfiguration, namespace: namespace, maxConnections: 4)
+        case .cluster:
+            guard let configuration = Self.clusterConfiguration else { throw RedisError(.invalidArgument, "no cluster: REDIS_CLUSTER_NODES is not set") }
+            return try RedisAdapter(cluster: configuration, namespace: namespace)
         }
     }
 

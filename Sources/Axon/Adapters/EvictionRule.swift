@@ -39,13 +39,13 @@ final class EvictionGuard: Sendable {
     }
 
     /// Throws when the server evicts and the rule is `.refuse`; reads the policy first when it is not known.
-    func check(_ pool: RedisConnectionPool) async throws {
+    func check(_ pool: any RedisClient) async throws {
         let state = known.withLock { $0 }
         switch state {
         case .safe:
             return
         case .evicting(let policy, let checkedAt) where ContinuousClock.now - checkedAt < .seconds(30):
-            try act(on: policy, endpoint: pool.configuration.endpoint)
+            try act(on: policy, endpoint: pool.endpointDescription)
             return
         case .unchecked, .evicting:
             break
@@ -62,10 +62,10 @@ final class EvictionGuard: Sendable {
             return
         }
         known.withLock { $0 = .evicting(policy: policy, checkedAt: ContinuousClock.now) }
-        try act(on: policy, endpoint: pool.configuration.endpoint)
+        try act(on: policy, endpoint: pool.endpointDescription)
     }
 
-    private func act(on policy: String, endpoint: RedisConfiguration.Endpoint) throws {
+    private func act(on policy: String, endpoint: String) throws {
         switch rule {
         case .refuse:
             throw MemoryError.invalidConfiguration(

@@ -12,8 +12,8 @@ import Logging
 public final class RedisAdapter: MemoryAdapter {
     /// The namespace this adapter's keys belong to.
     public let namespace: String
-    private let pool: RedisConnectionPool
-    /// Whether `close()` closes the pool: only when this adapter created it.
+    private let pool: any RedisClient
+    /// Whether `close()` closes the client: only when this adapter created it.
     private let ownsPool: Bool
     private let keys: RedisKeyspace
     /// The seed's `default_ttl`: for callers that drive the adapter without a tier policy
@@ -21,15 +21,34 @@ public final class RedisAdapter: MemoryAdapter {
     public let defaultTTL: Duration
     private let eviction: EvictionGuard
 
+    /// An adapter over an existing client: a `RedisConnectionPool`, a `RedisClusterClient` (a namespace lives on one
+    /// slot, so every script runs on one node), or any `RedisClient`. `close()` leaves it open.
+    public convenience init(
+        client: any RedisClient, namespace: String = "default", defaultTTL: Duration = .seconds(3600),
+        evictionRule: EvictionRule = .refuse, logger: Logger = Logger(label: "axon.memory.redis")
+    ) {
+        self.init(pool: client, ownsPool: false, namespace: namespace, defaultTTL: defaultTTL, evictionRule: evictionRule, logger: logger)
+    }
+
     /// An adapter over an existing pool (shared with other users of the pool; `close()` leaves it open).
     public convenience init(
         pool: RedisConnectionPool, namespace: String = "default", defaultTTL: Duration = .seconds(3600),
         evictionRule: EvictionRule = .refuse, logger: Logger = Logger(label: "axon.memory.redis")
     ) {
-        self.init(pool: pool, ownsPool: false, namespace: namespace, defaultTTL: defaultTTL, evictionRule: evictionRule, logger: logger)
+        self.init(client: pool, namespace: namespace, defaultTTL: defaultTTL, evictionRule: evictionRule, logger: logger)
     }
 
-    private init(pool: RedisConnectionPool, ownsPool: Bool, namespace: String, defaultTTL: Duration, evictionRule: EvictionRule, logger: Logger) {
+    /// An adapter with its own `RedisClusterClient`.
+    public convenience init(
+        cluster: RedisClusterConfiguration, namespace: String = "default", defaultTTL: Duration = .seconds(3600),
+        evictionRule: EvictionRule = .refuse, logger: Logger = Logger(label: "axon.memory.redis")
+    ) throws(RedisError) {
+        self.init(
+            pool: try RedisClusterClient(configuration: cluster, logger: logger), ownsPool: true, namespace: namespace,
+            defaultTTL: defaultTTL, evictionRule: evictionRule, logger: logger)
+    }
+
+    private init(pool: any RedisClient, ownsPool: Bool, namespace: String, defaultTTL: Duration, evictionRule: EvictionRule, logger: Logger) {
         self.pool = pool
         self.ownsPool = ownsPool
         self.namespace = namespace
@@ -58,12 +77,17 @@ public final class RedisAdapter: MemoryAdapter {
             namespace: namespace, defaultTTL: defaultTTL, maxConnections: maxConnections)
     }
 
-    /// Reads `REDIS_URL`, `REDIS_HOST`, `REDIS_PORT`, `REDIS_PASSWORD` (see `RedisConfiguration.fromEnvironment`).
+    /// A cluster when `REDIS_CLUSTER_NODES` (or a `redis+cluster://` `REDIS_URL`) is set
+    /// (`RedisClusterConfiguration.fromEnvironment`); otherwise one server from `REDIS_URL`, `REDIS_HOST`,
+    /// `REDIS_PORT`, `REDIS_PASSWORD` (see `RedisConfiguration.fromEnvironment`).
     public static func fromEnvironment(
         namespace: String = "default", maxConnections: Int = 20, evictionRule: EvictionRule = .refuse,
         environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger = Logger(label: "axon.memory.redis")
     ) throws(RedisError) -> RedisAdapter {
-        try RedisAdapter(
+        if let cluster = try RedisClusterConfiguration.fromEnvironment(environment) {
+            return try RedisAdapter(cluster: cluster, namespace: namespace, evictionRule: evictionRule, logger: logger)
+        }
+        return try RedisAdapter(
             configuration: RedisConfiguration.fromEnvironment(environment), namespace: namespace, maxConnections: maxConnections,
             evictionRule: evictionRule, logger: logger)
     }
@@ -180,11 +204,11 @@ public final class RedisAdapter: MemoryAdapter {
         let keys: [any RedisArgument]
         let arguments: [any RedisArgument]
 
-        func run(on pool: RedisConnectionPool) async throws -> RedisReply {
+        func run(on pool: any RedisClient) async throws -> RedisReply {
             try await script.run(on: pool, keys: keys, arguments: arguments)
         }
 
-        func command(on pool: RedisConnectionPool) async throws -> RedisCommand {
+        func command(on pool: any RedisClient) async throws -> RedisCommand {
             try await script.command(on: pool, keys: keys, arguments: arguments)
         }
     }
@@ -266,7 +290,7 @@ public final class RedisAdapter: MemoryAdapter {
         try await recallCall(query, tier: tier, policy: policy, now: now).command(on: pool)
     }
 
-    /// Closes the pool if this adapter created it.
+    /// Closes the client if this adapter created it.
     public func close() async {
         if ownsPool { await pool.close() }
     }

@@ -72,6 +72,26 @@ public struct RedisCommand: Sendable, Hashable {
         return out
     }
 
+    /// The argument at `index` after the name (0 is the first), or `nil` past the end; reads only as far as it.
+    package func argument(_ index: Int) -> ArraySlice<UInt8>? {
+        guard index >= 0, index < argumentCount - 1 else { return nil }
+        var position = body.startIndex
+        var current = 0
+        while position < body.endIndex {
+            var length = 0
+            position += 1  // "$"
+            while body[position] != 13 {
+                length = length * 10 + Int(body[position] - 48)
+                position += 1
+            }
+            position += 2  // "\r\n"
+            if current == index { return body[position..<position + length] }
+            position += length + 2
+            current += 1
+        }
+        return nil
+    }
+
     /// Why hiredis' async API or our one-reply-per-request model cannot carry this command, or `nil` if it can.
     var unsupportedReason: String? {
         let length = name.utf8.count
