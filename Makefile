@@ -1,9 +1,9 @@
-# make test   build and run the tests against a throwaway redis-server (always stopped)
+# make test   build and run the tests against a throwaway redis-server and Redis Cluster (always stopped)
 # make bench  build axon-bench in release mode and print the latency tables against a throwaway redis-server
 SHELL := /bin/bash
 BENCH_ARGS ?=
 
-.PHONY: deps build release test chaos bench warnings lua clean
+.PHONY: deps build release test chaos cluster-test bench warnings lua clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -15,7 +15,11 @@ release: deps
 	swift build -c release
 
 test: deps
-	./scripts/with-redis.sh swift test
+	./scripts/with-redis.sh ./scripts/with-cluster.sh swift test
+
+# The cluster suites alone, against a throwaway 3-primary, 3-replica cluster (the failover test starts its own).
+cluster-test: deps
+	./scripts/with-redis.sh ./scripts/with-cluster.sh swift test --filter "ClusterTests|MemoryConformance|Primitives"
 
 # The fault suite alone (it also runs in `make test`): kill -9 and restart under load, SIGSTOP, OOM, eviction,
 # maxclients, a listener that closes at once, each against throwaway servers.

@@ -335,3 +335,65 @@ package final class Locked<Value: Sendable>: Sendable {
     package func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
     package var value: Value { mutex.withLock { $0 } }
 }
+
+/// A Redis Cluster of a test's own: 3 primaries and 3 replicas on free loopback ports (node timeout 1 s, replicas
+/// always eligible for failover), formed with `redis-cli --cluster create`. Always `stop()` it.
+package final class RedisClusterProcess: @unchecked Sendable {
+    package let nodes: [RedisServerProcess]
+
+    package static func start() async throws -> RedisClusterProcess {
+        var nodes: [RedisServerProcess] = []
+        do {
+            for _ in 0..<6 {
+                var port = try freePort()
+                while !Self.free(port + 10_000) { port = try freePort() }
+                nodes.append(try await RedisServerProcess.start([
+                    "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000",
+                    "--cluster-replica-validity-factor", "0",
+                ], port: port))
+            }
+            let cluster = RedisClusterProcess(nodes: nodes)
+            let create = Process()
+            create.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
+            create.arguments = ["--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" } + ["--cluster-replicas", "1", "--cluster-yes"]
+            create.standardOutput = FileHandle.nullDevice
+            create.standardError = FileHandle.nullDevice
+            try create.run()
+            create.waitUntilExit()
+            guard create.terminationStatus == 0 else { throw RedisError(.connectionFailed, "redis-cli --cluster create failed") }
+            try await cluster.waitUntilHealthy()
+            return cluster
+        } catch {
+            for node in nodes { node.stop() }
+            throw error
+        }
+    }
+
+    private init(nodes: [RedisServerProcess]) {
+        self.nodes = nodes
+    }
+
+    /// Waits until every running node says `cluster_state:ok` and three replicas are in sync.
+    package func waitUntilHealthy(timeout: Duration = .seconds(20)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let states = nodes.compactMap { try? $0.cli(["CLUSTER", "INFO"]) }
+            let replication = nodes.compactMap { try? $0.cli(["INFO", "replication"]) }
+            if !states.isEmpty, states.allSatisfy({ $0.contains("cluster_state:ok") }),
+               replication.filter({ $0.contains("master_link_status:up") }).count >= 3 {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw RedisError(.connectionFailed, "the test cluster did not become healthy")
+    }
+
+    /// `host:port` of every node, for `RedisClusterConfiguration(seeds:)`.
+    package var seeds: [String] { nodes.map { "127.0.0.1:\($0.port)" } }
+
+    package func stop() {
+        for node in nodes { node.stop() }
+    }
+
+    private static func free(_ port: Int) -> Bool { !RedisServerProcess.accepts(port: port) }
+}
