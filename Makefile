@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 BENCH_ARGS ?=
 
-.PHONY: deps build release test chaos cluster-test bench warnings lua clean
+.PHONY: deps build release test chaos cluster-test sentinel-test bench warnings lua clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -25,6 +25,10 @@ cluster-test: deps
 # maxclients, a listener that closes at once, each against throwaway servers.
 chaos: deps
 	./scripts/with-redis.sh swift test --filter ChaosTests
+
+# The Sentinel suite alone: each test starts a primary, a replica and three sentinels of its own.
+sentinel-test: deps
+	./scripts/with-redis.sh swift test --filter SentinelTests
 
 bench: deps
 	swift build -c release --product axon-bench

@@ -5,8 +5,9 @@ missing=()
 [ -f /usr/include/hiredis/async.h ] || missing+=(libhiredis-dev)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 { command -v redis-cli >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1; } || missing+=(redis-tools)
+command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
 [ ${#missing[@]} -eq 0 ] && exit 0
-echo "Installing ${missing[*]} with apt-get (needed to build against hiredis and to run a throwaway redis-server)..."
+echo "Installing ${missing[*]} with apt-get (needed to build against hiredis and to run throwaway servers, clusters and sentinels)..."
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive

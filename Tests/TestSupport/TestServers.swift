@@ -397,3 +397,129 @@ package final class RedisClusterProcess: @unchecked Sendable {
 
     private static func free(_ port: Int) -> Bool { !RedisServerProcess.accepts(port: port) }
 }
+
+/// A primary, a replica and three sentinels monitoring them as `mymaster` (down after 1 s, failover timeout 5 s),
+/// each in a temporary directory of its own. Always `stop()` it.
+package final class RedisSentinelGroup: @unchecked Sendable {
+    package let primary: RedisServerProcess
+    package let replica: RedisServerProcess
+    package let sentinelPorts: [Int]
+    private let sentinels: [Process]
+    private let directory: URL
+    package static let masterName = "mymaster"
+
+    package static func start() async throws -> RedisSentinelGroup {
+        let primary = try await RedisServerProcess.start()
+        var replica: RedisServerProcess?
+        var started: [Process] = []
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("axon-sentinels-\(UUID().uuidString)")
+        do {
+            replica = try await RedisServerProcess.start(["--replicaof", "127.0.0.1", "\(primary.port)"])
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            var ports: [Int] = []
+            for index in 0..<3 {
+                let port = try freePort()
+                let config = directory.appendingPathComponent("sentinel-\(index).conf")
+                try """
+                port \(port)
+                bind 127.0.0.1
+                dir \(directory.path)
+                logfile \(directory.appendingPathComponent("sentinel-\(index).log").path)
+                sentinel monitor \(masterName) 127.0.0.1 \(primary.port) 2
+                sentinel down-after-milliseconds \(masterName) 1000
+                sentinel failover-timeout \(masterName) 5000
+                sentinel parallel-syncs \(masterName) 1
+
+                """.write(to: config, atomically: true, encoding: .utf8)
+                let process = Process()
+                let sentinelBinary = "/usr/bin/redis-sentinel"
+                if FileManager.default.isExecutableFile(atPath: sentinelBinary) {
+                    process.executableURL = URL(fileURLWithPath: sentinelBinary)
+                    process.arguments = [config.path]
+                } else {
+                    process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["REDIS_SERVER_BIN"] ?? "/usr/bin/redis-server")
+                    process.arguments = [config.path, "--sentinel"]
+                }
+                try process.run()
+                started.append(process)
+                ports.append(port)
+            }
+            let group = RedisSentinelGroup(
+                primary: primary, replica: replica ?? primary, sentinelPorts: ports, sentinels: started, directory: directory)
+            try await group.waitUntilReady()
+            return group
+        } catch {
+            for process in started where process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+            replica?.stop()
+            primary.stop()
+            try? FileManager.default.removeItem(at: directory)
+            throw error
+        }
+    }
+
+    private init(primary: RedisServerProcess, replica: RedisServerProcess, sentinelPorts: [Int], sentinels: [Process], directory: URL) {
+        self.primary = primary
+        self.replica = replica
+        self.sentinelPorts = sentinelPorts
+        self.sentinels = sentinels
+        self.directory = directory
+    }
+
+    /// Waits until the replica is in sync and every sentinel knows the other two and the replica.
+    private func waitUntilReady() async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            let synced = (try? replica.cli(["INFO", "replication"]))?.contains("master_link_status:up") == true
+            var ready = synced
+            for port in sentinelPorts where ready {
+                let others = Self.cli(port: port, ["SENTINEL", "SENTINELS", Self.masterName])
+                let replicas = Self.cli(port: port, ["SENTINEL", "REPLICAS", Self.masterName])
+                ready = others.components(separatedBy: "\nname\n").count - 1 >= 2 || others.split(separator: "\n").filter({ $0 == "name" }).count >= 2
+                ready = ready && replicas.contains("\(replica.port)")
+            }
+            if ready { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw RedisError(.connectionFailed, "the sentinels did not discover each other and the replica in time")
+    }
+
+    static func cli(port: Int, _ arguments: [String]) -> String {
+        let cli = Process()
+        cli.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
+        cli.arguments = ["-h", "127.0.0.1", "-p", "\(port)"] + arguments
+        let output = Pipe()
+        cli.standardOutput = output
+        cli.standardError = FileHandle.nullDevice
+        guard (try? cli.run()) != nil else { return "" }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        cli.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// `host:port` of the sentinels.
+    package var sentinelAddresses: [String] { sentinelPorts.map { "127.0.0.1:\($0)" } }
+
+    /// The master's port as the sentinels report it now.
+    package func masterPort() -> Int? {
+        let reply = Self.cli(port: sentinelPorts[0], ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", Self.masterName])
+        return reply.split(separator: "\n").last.flatMap { Int($0) }
+    }
+
+    /// Asks a sentinel for a failover now.
+    package func failover() -> String {
+        Self.cli(port: sentinelPorts[0], ["SENTINEL", "FAILOVER", Self.masterName])
+    }
+
+    package func stop() {
+        for process in sentinels where process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        replica.stop()
+        primary.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}

@@ -55,6 +55,8 @@ public final class RedisConnectionPool: Sendable {
     private let idleCheckNanoseconds: UInt64
     private let logger: Logger
     private let state: Mutex<State>
+    /// With Sentinel: where the master is asked for on every (re)connect.
+    private let sentinel: SentinelResolver?
 
     /// One connection of the pool and when it was last handed out.
     final class PooledConnection: Sendable {
@@ -96,7 +98,7 @@ public final class RedisConnectionPool: Sendable {
     ///     this many commands in flight (default 128: Redis runs commands on one thread, and deep pipelines
     ///     on few connections beat shallow ones on many; measured with axon-bench).
     ///   - idleCheckAfter: PING a connection idle this long before reusing it (default 30 s).
-    public init(
+    public convenience init(
         configuration: RedisConfiguration,
         maxConnections: Int = 20,
         leaseTimeout: Duration = .seconds(5),
@@ -104,6 +106,40 @@ public final class RedisConnectionPool: Sendable {
         idleCheckAfter: Duration = .seconds(30),
         logger: Logger = Logger(label: "axon.redis.pool")
     ) throws(RedisError) {
+        try self.init(
+            configuration: configuration, sentinel: nil, maxConnections: maxConnections, leaseTimeout: leaseTimeout,
+            openWhenInFlightAtLeast: openWhenInFlightAtLeast, idleCheckAfter: idleCheckAfter, logger: logger)
+    }
+
+    /// A pool to the master that Redis Sentinel names. Every (re)connect asks the sentinels for the master and
+    /// checks the node's `ROLE`; on a failover (the connection drops, or a write meets `READONLY` because the old
+    /// master became a replica) the pool reconnects to the new master by itself, and a command refused with
+    /// `READONLY` is resent there (it did not run). Other parameters as for `init(configuration:...)`.
+    public convenience init(
+        sentinel: RedisSentinelConfiguration,
+        maxConnections: Int = 20,
+        leaseTimeout: Duration = .seconds(5),
+        openWhenInFlightAtLeast: Int = 128,
+        idleCheckAfter: Duration = .seconds(30),
+        logger: Logger = Logger(label: "axon.redis.pool")
+    ) throws(RedisError) {
+        guard !sentinel.sentinels.isEmpty else { throw RedisError(.invalidArgument, "at least one sentinel address is needed") }
+        guard !sentinel.masterName.isEmpty else { throw RedisError(.invalidArgument, "the sentinel master name is empty") }
+        try self.init(
+            configuration: sentinel.node, sentinel: SentinelResolver(configuration: sentinel), maxConnections: maxConnections,
+            leaseTimeout: leaseTimeout, openWhenInFlightAtLeast: openWhenInFlightAtLeast, idleCheckAfter: idleCheckAfter, logger: logger)
+    }
+
+    private init(
+        configuration: RedisConfiguration,
+        sentinel: SentinelResolver?,
+        maxConnections: Int,
+        leaseTimeout: Duration,
+        openWhenInFlightAtLeast: Int,
+        idleCheckAfter: Duration,
+        logger: Logger
+    ) throws(RedisError) {
+        self.sentinel = sentinel
         try configuration.validate()
         guard maxConnections >= 1 else { throw RedisError(.invalidArgument, "maxConnections must be at least 1, got \(maxConnections)") }
         guard openWhenInFlightAtLeast >= 1 else { throw RedisError(.invalidArgument, "openWhenInFlightAtLeast must be at least 1") }
@@ -128,7 +164,18 @@ public final class RedisConnectionPool: Sendable {
     /// the caller's alone: on a shared connection they would stall or change every other caller's commands.
     public func send(_ command: RedisCommand) async throws -> RedisReply {
         if let refusal = SharedConnectionRule.refusal(command) { throw RedisError(.invalidArgument, refusal) }
-        return try await withSharedConnection { try await $0.send(command) }
+        guard sentinel != nil else { return try await withSharedConnection { try await $0.send(command) } }
+        // With Sentinel: a command refused with READONLY did not run; it goes to the new master (a few tries while
+        // the sentinels finish the failover).
+        var attempt = 0
+        while true {
+            do {
+                return try await withSharedConnection { try await $0.send(command) }
+            } catch let error as RedisError where error.serverErrorPrefix == "READONLY" && attempt < 5 {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(50 << attempt))
+            }
+        }
     }
 
     /// Sends `name` with `arguments` on the least-loaded connection.
@@ -160,7 +207,13 @@ public final class RedisConnectionPool: Sendable {
         do {
             return try await operation(pooled.connection)
         } catch {
-            if pooled.connection.isClosed { reportBroken(pooled, error) }
+            if pooled.connection.isClosed {
+                reportBroken(pooled, error)
+            } else if sentinel != nil, let redis = error as? RedisError, redis.serverErrorPrefix == "READONLY" {
+                // This connection reaches a former master, now a replica: drop it; the next connect asks the sentinels.
+                reportBroken(pooled, redis)
+                Task { await pooled.connection.close() }
+            }
             throw error
         }
     }
@@ -179,6 +232,13 @@ public final class RedisConnectionPool: Sendable {
         }
         release(pooled, reusable: !pooled.connection.isClosed)
         return result
+    }
+
+    /// The server's address, or the sentinel master's name and sentinels.
+    public var endpointDescription: String {
+        guard let sentinel else { return configuration.endpoint.description }
+        return "master '\(sentinel.configuration.masterName)' via sentinels "
+            + sentinel.configuration.sentinels.map(\.description).joined(separator: ",")
     }
 
     /// A snapshot of the counters.
@@ -223,7 +283,7 @@ public final class RedisConnectionPool: Sendable {
             }
             if ready { continuation.resume() }
         }
-        logger.debug("redis pool closed", metadata: ["redis.endpoint": "\(configuration.endpoint)"])
+        logger.debug("redis pool closed", metadata: ["redis.endpoint": "\(endpointDescription)"])
     }
 
     // MARK: Acquiring
@@ -262,7 +322,7 @@ public final class RedisConnectionPool: Sendable {
         switch action {
         case .use(_, let open):
             if let open { self.open(open) }
-            guard let pooled else { throw RedisError(.connectionClosed, "the pool lost a connection to \(configuration.endpoint)") }
+            guard let pooled else { throw RedisError(.connectionClosed, "the pool lost a connection to \(endpointDescription)") }
             if pooled.connection.isClosed { return .check(pooled) }
             // Written only when it moved by a millisecond: a shared cache line written per command costs more.
             let last = pooled.lastUsed.load(ordering: .relaxed)
@@ -320,7 +380,7 @@ public final class RedisConnectionPool: Sendable {
     /// The lease timer fired: the machine decides (see `PoolStateMachine.leaseTimedOut`).
     private func timeOut(_ waiter: Int) {
         let (decision, continuation) = state.withLock { state -> (PoolStateMachine<PooledConnection>.TimeoutDecision, UnsafeContinuation<PooledConnection, any Error>?) in
-            let decision = state.machine.leaseTimedOut(waiter: waiter, endpoint: "\(configuration.endpoint)", leaseTimeout: leaseTimeout)
+            let decision = state.machine.leaseTimedOut(waiter: waiter, endpoint: "\(endpointDescription)", leaseTimeout: leaseTimeout)
             switch decision {
             case .none:
                 return (decision, nil)
@@ -335,7 +395,7 @@ public final class RedisConnectionPool: Sendable {
             }
         }
         if case .fail(let error) = decision {
-            logger.warning("redis pool lease timeout", metadata: ["redis.endpoint": "\(configuration.endpoint)", "redis.error": "\(error.message)"])
+            logger.warning("redis pool lease timeout", metadata: ["redis.endpoint": "\(endpointDescription)", "redis.error": "\(error.message)"])
             continuation?.resume(throwing: error)
         }
     }
@@ -358,7 +418,12 @@ public final class RedisConnectionPool: Sendable {
     private func open(_ id: Int) {
         Task {
             do {
-                let connection = try await RedisConnection.connect(configuration, logger: logger)
+                let connection: RedisConnection
+                if let sentinel {
+                    connection = try await sentinel.connectToMaster(logger: logger)
+                } else {
+                    connection = try await RedisConnection.connect(configuration, logger: logger)
+                }
                 let now = MonotonicClock.coarseNanoseconds()
                 let pooled = PooledConnection(id: id, connection: connection, now: now)
                 let (effects, discard) = state.withLock { state -> ([Effect], Bool) in
@@ -366,11 +431,11 @@ public final class RedisConnectionPool: Sendable {
                     return (Self.resolve(state.machine.connected(id, pooled), in: &state), false)
                 }
                 if discard { await connection.close() }
-                logger.debug("redis pool connection opened", metadata: ["redis.endpoint": "\(configuration.endpoint)", "redis.pool.connection": "\(id)"])
+                logger.debug("redis pool connection opened", metadata: ["redis.endpoint": "\(endpointDescription)", "redis.pool.connection": "\(id)"])
                 perform(effects)
             } catch {
                 let failure = (error as? RedisError) ?? RedisError(.connectionFailed, "\(error)")
-                logger.warning("redis pool connect failed", metadata: ["redis.endpoint": "\(configuration.endpoint)", "redis.error": "\(failure.message)"])
+                logger.warning("redis pool connect failed", metadata: ["redis.endpoint": "\(endpointDescription)", "redis.error": "\(failure.message)"])
                 let effects = state.withLock { state -> [Effect] in
                     let actions = state.machine.connectFailed(
                         id, error: failure, now: MonotonicClock.coarseNanoseconds(), jitter: Double.random(in: 0...1))
@@ -405,7 +470,7 @@ public final class RedisConnectionPool: Sendable {
         }
         guard let effects else { return }
         logger.info("redis pool connection broken", metadata: [
-            "redis.endpoint": "\(configuration.endpoint)", "redis.pool.connection": "\(pooled.id)",
+            "redis.endpoint": "\(endpointDescription)", "redis.pool.connection": "\(pooled.id)",
             "redis.error": "\((error as? RedisError)?.message ?? "\(error)")",
         ])
         perform(effects)

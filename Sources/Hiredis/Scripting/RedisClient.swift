@@ -10,10 +10,7 @@ public protocol RedisClient: RedisCommandSender {
     func close() async
 }
 
-extension RedisConnectionPool: RedisClient {
-    /// The server's address.
-    public var endpointDescription: String { configuration.endpoint.description }
-}
+extension RedisConnectionPool: RedisClient {}
 
 extension RedisConnection: RedisClient {
     /// The server's address.
