@@ -84,6 +84,21 @@ struct BenchOptions: ParsableArguments {
     @Flag(name: .customLong("no-baselines"), help: "Skip the hiredis-sync and redis-benchmark baselines.")
     var noBaselines = false
 
+    @Option(help: "Redis Cluster seed nodes host:port,... for the cluster rows (default: REDIS_CLUSTER_NODES; none: no cluster rows).")
+    var cluster: String?
+
+    /// The cluster the cluster rows use, if any.
+    func clusterConfiguration() throws(RedisError) -> RedisClusterConfiguration? {
+        var configuration: RedisClusterConfiguration?
+        if let cluster {
+            configuration = try RedisClusterConfiguration(url: "redis+cluster://" + cluster)
+        } else {
+            configuration = try RedisClusterConfiguration.fromEnvironment()
+        }
+        configuration?.node.connectTimeout = .seconds(3)
+        return configuration
+    }
+
     @Option(name: .customLong("recall-sizes"), help: "Comma-separated entry counts of the tiers the recall rows search.")
     var recallSizes: String = "10000,100000"
 

@@ -32,8 +32,9 @@ struct BenchSuite {
         _ = try await connection.send("SET", "bench:{axon}:key", value)
 
         let memory = try MemoryWorkloads.make(configuration: configuration, recallSizes: options.recallTierSizes) { Self.progress($0) }
+        let cluster = try ClusterWorkloads.make(cluster: try options.clusterConfiguration(), singleNode: configuration, value: value)
         let workloads = (ConnectionWorkloads.make(connection: connection, value: value)
-            + (try PoolWorkloads.make(configuration: configuration, value: value)) + memory.workloads
+            + (try PoolWorkloads.make(configuration: configuration, value: value)) + memory.workloads + cluster.workloads
             + (try PrimitiveWorkloads.make(configuration: configuration, namespace: "bench-\(UUID().uuidString.prefix(8))")))
             .filter { workload in options.selects(workload.name) }
         let watchesScripts = workloads.contains { $0.group == "memory" }
@@ -74,6 +75,7 @@ struct BenchSuite {
             results = Self.attachRatios(results, baselines: baselines) + baselines
         }
         await memory.setup.cleanUp()
+        await cluster.close()
         await connection.close()
         return (results, notes)
     }

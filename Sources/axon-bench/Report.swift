@@ -24,6 +24,16 @@ enum Report {
                     format: "| memory.store.words10 ops/s / without the word index (%d callers) | %.2f |", concurrency,
                     indexed.opsPerSecond / plain.opsPerSecond))
             }
+            for (cluster, single) in [
+                ("cluster.get", "cluster.direct.get"), ("cluster.set", "cluster.direct.set"), ("cluster.get", "pool.get"),
+                ("cluster.set", "pool.set"), ("cluster.memory.store", "memory.store"),
+            ] {
+                if let routed = row(cluster, concurrency), let direct = row(single, concurrency), direct.opsPerSecond > 0 {
+                    lines.append(String(
+                        format: "| %@ ops/s / %@ (%d callers) | %.2f |", cluster, single, concurrency,
+                        routed.opsPerSecond / direct.opsPerSecond))
+                }
+            }
             if let during = row("memory.store.during-recall", concurrency)?.p99Microseconds,
                let alone = row("memory.store", concurrency)?.p99Microseconds, alone > 0 {
                 lines.append(String(

@@ -115,6 +115,11 @@ struct BenchSmokeTests {
         }
         // Every row of ours is compared with the same request(s): the sync hiredis loop at one caller, then
         // redis-benchmark, or the sync loop on a thread per connection for a sequence or a mixed pipeline.
+        if ProcessInfo.processInfo.environment["REDIS_CLUSTER_NODES"] != nil {
+            for expected in ["cluster.get", "cluster.set", "cluster.direct.get", "cluster.memory.store"] {
+                #expect(names.contains(expected), "missing row \(expected)")
+            }
+        }
         for row in results where row.group != "baseline" {
             #expect((row.baselineRatio ?? 0) > 0, "\(row.workload) c=\(row.concurrency) has no ratio")
             if row.concurrency == 1 { #expect(row.baseline?.hasPrefix("hiredis-sync.") == true) }

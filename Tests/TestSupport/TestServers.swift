@@ -341,7 +341,16 @@ package final class Locked<Value: Sendable>: Sendable {
 package final class RedisClusterProcess: @unchecked Sendable {
     package let nodes: [RedisServerProcess]
 
+    /// Starts a cluster, trying other ports up to three times when a node or the cluster does not come up.
     package static func start() async throws -> RedisClusterProcess {
+        var lastError: (any Error)?
+        for _ in 0..<3 {
+            do { return try await attempt() } catch { lastError = error }
+        }
+        throw lastError ?? RedisError(.connectionFailed, "could not start a test cluster")
+    }
+
+    private static func attempt() async throws -> RedisClusterProcess {
         var nodes: [RedisServerProcess] = []
         do {
             for _ in 0..<6 {

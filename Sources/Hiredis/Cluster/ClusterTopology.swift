@@ -42,6 +42,13 @@ public struct ClusterTopology: Sendable, Hashable {
         }
     }
 
+    /// The index in `primaries` of the node serving `slot`, if any.
+    func primaryIndex(for slot: Int) -> Int? {
+        guard (0..<HashSlot.count).contains(slot) else { return nil }
+        let index = Int(owners[slot])
+        return index >= 0 ? index : nil
+    }
+
     /// The primary serving `slot`, if any.
     public func primary(for slot: Int) -> Node? {
         guard (0..<HashSlot.count).contains(slot) else { return nil }

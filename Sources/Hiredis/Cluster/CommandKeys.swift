@@ -55,7 +55,8 @@ struct CommandKeys: Sendable {
 
     /// The slot the command's keys hash to.
     func keys(of command: RedisCommand) -> Keys {
-        let name = command.name.utf8.count <= 16 ? command.name.uppercased() : command.name
+        // Most names arrive upper-case: no copy then.
+        let name = command.name.utf8.contains(where: { (97...122).contains($0) }) ? command.name.uppercased() : command.name
         let count = command.argumentCount - 1
         guard let spec = specs[name] else { return .unknown }
         var slot: Int?

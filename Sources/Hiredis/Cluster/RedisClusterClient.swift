@@ -25,16 +25,44 @@ public final class RedisClusterClient: RedisClient {
     public let configuration: RedisClusterConfiguration
     private let logger: Logger
     private let state: Mutex<State>
+    private let refreshIntervalNanoseconds: UInt64
     static let maxAttempts = 6
 
     private struct State {
-        var topology: ClusterTopology?
-        var pools: [ClusterTopology.Node: RedisConnectionPool] = [:]
-        var commandKeys = CommandKeys.builtIn
+        var topology: ClusterTopology? { didSet { snapshot = makeSnapshot() } }
+        var pools: [ClusterTopology.Node: RedisConnectionPool] = [:] { didSet { snapshot = makeSnapshot() } }
+        var commandKeys = CommandKeys.builtIn { didSet { snapshot = makeSnapshot() } }
         var commandTableLoaded = false
         var refreshedAt: ContinuousClock.Instant?
+        /// When the map was last read (coarse monotonic nanoseconds).
+        var refreshedAtNanoseconds: UInt64 = 0 { didSet { snapshot = makeSnapshot() } }
         var refresh: Task<ClusterTopology, any Error>?
         var closed = false
+        /// What the hot path reads: taken under the lock (one retain), used outside it.
+        var snapshot: RoutingSnapshot?
+
+        func makeSnapshot() -> RoutingSnapshot? {
+            guard let topology else { return nil }
+            return RoutingSnapshot(
+                topology: topology, commandKeys: commandKeys, pools: topology.primaries.map { pools[$0] },
+                refreshedAtNanoseconds: refreshedAtNanoseconds)
+        }
+    }
+
+    /// An immutable view of the routing state, replaced whenever the map, the pools or the command table change.
+    private final class RoutingSnapshot: Sendable {
+        let topology: ClusterTopology
+        let commandKeys: CommandKeys
+        /// The pool of each of `topology.primaries`, by index: a slot's pool without hashing an address.
+        let pools: [RedisConnectionPool?]
+        let refreshedAtNanoseconds: UInt64
+
+        init(topology: ClusterTopology, commandKeys: CommandKeys, pools: [RedisConnectionPool?], refreshedAtNanoseconds: UInt64) {
+            self.topology = topology
+            self.commandKeys = commandKeys
+            self.pools = pools
+            self.refreshedAtNanoseconds = refreshedAtNanoseconds
+        }
     }
 
     /// A client; nothing connects until the first command.
@@ -44,6 +72,7 @@ public final class RedisClusterClient: RedisClient {
         try configuration.node.validate()
         self.configuration = configuration
         self.logger = logger
+        refreshIntervalNanoseconds = configuration.topologyRefreshInterval.nanoseconds
         state = Mutex(State())
     }
 
@@ -59,6 +88,23 @@ public final class RedisClusterClient: RedisClient {
     public func send(_ command: RedisCommand) async throws -> RedisReply {
         if let refusal = SharedConnectionRule.refusal(command) { throw RedisError(.invalidArgument, refusal) }
         if command.name.utf8.count == 6, command.name.uppercased() == "SCRIPT" { return try await broadcast(command) }
+        // The common case: a keyed command whose slot's pool exists and a fresh map, decided outside the lock.
+        let now = MonotonicClock.coarseNanoseconds()
+        var fast: (pool: RedisConnectionPool, slot: Int)?
+        if let snapshot = state.withLock({ $0.snapshot }), now &- snapshot.refreshedAtNanoseconds <= refreshIntervalNanoseconds,
+           case .slot(let slot) = snapshot.commandKeys.keys(of: command), let index = snapshot.topology.primaryIndex(for: slot),
+           index < snapshot.pools.count, let pool = snapshot.pools[index] {
+            fast = (pool, slot)
+        }
+        if let fast {
+            do {
+                return try await fast.pool.send(command)
+            } catch let error as RedisError where error.code == .serverError && ClusterRedirect(errorMessage: error.message) != nil
+                || Self.neverSent(error) {
+                let node = current(fast.slot) ?? configuration.seeds[0]
+                return try await execute(command, at: node, slot: fast.slot)
+            }
+        }
         let (node, slot) = try await route(command)
         return try await execute(command, at: node, slot: slot)
     }
@@ -277,6 +323,7 @@ public final class RedisClusterClient: RedisClient {
             state.withLock { state in
                 state.topology = topology
                 state.refreshedAt = ContinuousClock.now
+                state.refreshedAtNanoseconds = MonotonicClock.coarseNanoseconds()
                 state.refresh = nil
             }
             return topology
