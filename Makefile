@@ -1,5 +1,5 @@
 # make test   build and run the tests against a throwaway redis-server and Redis Cluster (always stopped)
-# make bench  build axon-bench in release mode and print the latency tables against a throwaway redis-server
+# make bench  build axon-bench in release mode and print the latency tables against a throwaway redis-server and cluster
 SHELL := /bin/bash
 BENCH_ARGS ?=
 
@@ -32,7 +32,7 @@ sentinel-test: deps
 
 bench: deps
 	swift build -c release --product axon-bench
-	./scripts/with-redis.sh .build/release/axon-bench $(BENCH_ARGS)
+	./scripts/with-redis.sh ./scripts/with-cluster.sh .build/release/axon-bench $(BENCH_ARGS)
 
 # Fails if a debug or release build prints a warning.
 warnings: deps

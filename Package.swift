@@ -61,6 +61,7 @@ let package = Package(
             name: "AxonBenchTests",
             dependencies: [
                 "axon-bench",
+                "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

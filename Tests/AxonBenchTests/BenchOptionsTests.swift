@@ -3,6 +3,7 @@ import Foundation
 import Hiredis
 import Histogram
 import Testing
+import TestSupport
 @testable import axon_bench
 
 @Suite("axon-bench options and output")
@@ -100,7 +101,8 @@ struct BenchSmokeTests {
         let options = try BenchOptions.parse([
             "--duration", "0.05", "--warmup", "0", "--operations", "300", "--concurrency", "1,4", "--recall-sizes", "1000,2000",
         ])
-        let results = try await BenchSuite(options: options).measure()
+        // One at a time with the other heavy tests (see HeavyTestGate).
+        let results = try await HeavyTestGate.shared.run { try await BenchSuite(options: options).measure() }
         let names = Set(results.map(\.workload))
         for expected in [
             "connection.get", "connection.get.fast", "connection.set", "connection.del", "connection.pipeline.setget100",

@@ -8,7 +8,7 @@ import TestSupport
 /// restart under load, SIGSTOP/SIGCONT, OOM, real eviction, maxclients, a listener that closes at once. Every
 /// call returns within its documented bound, no acknowledged write is lost, the pool heals, and the raw layout
 /// checks out (scripts/check-memory-layout.lua through redis-cli, not through the library).
-@Suite("Chaos: faults against throwaway servers")
+@Suite("Chaos: faults against throwaway servers", .heavy)
 struct ChaosTests {
     static let layoutChecker = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../scripts/check-memory-layout.lua").standardized.path

@@ -73,7 +73,7 @@ struct ClusterTests {
 
     /// A namespace's slot moves to another primary (SETSLOT IMPORTING/MIGRATING, one MIGRATE of all its keys,
     /// SETSLOT NODE) while 64 tasks store, read and recall in it: no error reaches them, no entry is lost.
-    @Test func aBusyNamespacesSlotMigratesWithoutErrorsOrLoss() async throws {
+    @Test(.heavy) func aBusyNamespacesSlotMigratesWithoutErrorsOrLoss() async throws {
         let cluster = try client()
         let namespace = "migrate-\(UUID().uuidString)"
         let memory = try MemorySystem(
@@ -156,7 +156,7 @@ struct ClusterTests {
 
     /// A primary is killed during a load: calls for its slots fail fast (never hang) while its replica is promoted,
     /// and succeed again within a few seconds of the promotion.
-    @Test func killingAPrimaryFailsOverAndCallsRecover() async throws {
+    @Test(.heavy) func killingAPrimaryFailsOverAndCallsRecover() async throws {
         let processes = try await RedisClusterProcess.start()
         defer { processes.stop() }
         let seeds = processes.seeds.compactMap { ClusterTopology.Node(address: $0) }

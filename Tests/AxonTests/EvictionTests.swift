@@ -6,7 +6,7 @@ import TestSupport
 
 /// A Redis that evicts keys drops entries and index keys independently: the adapter refuses it by default, or
 /// tolerates it and repairs with rebuildIndexes and sweep.
-@Suite("Evicting maxmemory policies")
+@Suite("Evicting maxmemory policies", .heavy)
 struct EvictionTests {
     @Test func anEvictingServerIsRefusedByDefaultAndRepairedWhenTolerated() async throws {
         let server = try await RedisServerProcess.start(["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"])

@@ -2,9 +2,10 @@
 import Foundation
 import Hiredis
 import Testing
+import TestSupport
 
 /// Recall against a brute-force reference written from the README's rules, over tiers of 10,000+ entries.
-@Suite("Recall matches a brute-force reference")
+@Suite("Recall matches a brute-force reference", .heavy)
 struct RecallReferenceTests {
     /// A deterministic generator, so a failure can be replayed.
     struct Random: RandomNumberGenerator {
@@ -86,14 +87,12 @@ struct RecallReferenceTests {
 
     /// Stores `entries` through the adapter, many at a time.
     static func fill(_ adapter: any MemoryAdapter, _ entries: [MemoryEntry], policy: TierPolicy, now: Date) async throws {
-        try await HeavyTestGate.shared.run {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for chunk in stride(from: 0, to: entries.count, by: 2500) {
-                    let slice = entries[chunk..<min(chunk + 2500, entries.count)]
-                    group.addTask { for entry in slice { _ = try await adapter.store(entry, policy: policy, now: now) } }
-                }
-                try await group.waitForAll()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for chunk in stride(from: 0, to: entries.count, by: 2500) {
+                let slice = entries[chunk..<min(chunk + 2500, entries.count)]
+                group.addTask { for entry in slice { _ = try await adapter.store(entry, policy: policy, now: now) } }
             }
+            try await group.waitForAll()
         }
     }
 

@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 
 /// Redis Sentinel: a primary, a replica and three sentinels of the test's own (`make sentinel-test`, and `make test`).
-@Suite("Redis Sentinel", .serialized)
+@Suite("Redis Sentinel", .serialized, .heavy)
 struct SentinelTests {
     func configuration(_ group: RedisSentinelGroup) -> RedisSentinelConfiguration {
         RedisSentinelConfiguration(

@@ -2,6 +2,7 @@ import Axon
 import Foundation
 import Hiredis
 import Testing
+import TestSupport
 
 /// The adapters every conformance test runs against: in process, one Redis server, and Redis Cluster (when
 /// `make test` started one: `REDIS_CLUSTER_NODES`).
@@ -115,22 +116,20 @@ extension MemoryAdapter {
     }
 }
 
-/// Tests that load the machine for seconds (10,000-entry tiers) take turns, so that all of them at once do not
-/// starve the timing-sensitive tests running beside them (every test runs at once on two cores).
-actor HeavyTestGate {
-    static let shared = HeavyTestGate()
-    private var busy = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
-        if busy {
-            await withCheckedContinuation { waiters.append($0) }
-        } else {
-            busy = true
-        }
-        defer {
-            if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
-        }
-        return try await body()
+/// Tests that load the machine for seconds (their own servers, clusters, sentinels, 10,000-entry tiers) run one at
+/// a time (`HeavyTestGate`), so that all of them at once do not starve the timing-sensitive tests beside them.
+struct HeavyTrait: SuiteTrait, TestTrait, TestScoping {
+    var isRecursive: Bool { true }
+
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        // Once per test case: the suite's and the test's own scopes pass through (gating them too would deadlock).
+        guard testCase != nil else { return try await function() }
+        try await HeavyTestGate.shared.run { try await function() }
     }
+}
+
+extension Trait where Self == HeavyTrait {
+    /// Runs one at a time with the other heavy tests.
+    static var heavy: HeavyTrait { HeavyTrait() }
 }

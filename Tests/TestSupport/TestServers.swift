@@ -354,8 +354,9 @@ package final class RedisClusterProcess: @unchecked Sendable {
         var nodes: [RedisServerProcess] = []
         do {
             for _ in 0..<6 {
+                // The cluster bus listens on port + 10,000: both must be valid and free.
                 var port = try freePort()
-                while !Self.free(port + 10_000) { port = try freePort() }
+                while port > 55_535 || !Self.free(port + 10_000) { port = try freePort() }
                 nodes.append(try await RedisServerProcess.start([
                     "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000",
                     "--cluster-replica-validity-factor", "0",
@@ -530,5 +531,25 @@ package final class RedisSentinelGroup: @unchecked Sendable {
         replica.stop()
         primary.stop()
         try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// Tests that load the machine for seconds (10,000-entry tiers) take turns, so that all of them at once do not
+/// starve the timing-sensitive tests running beside them (every test runs at once on two cores).
+package actor HeavyTestGate {
+    package static let shared = HeavyTestGate()
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    package func run<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
+        if busy {
+            await withCheckedContinuation { waiters.append($0) }
+        } else {
+            busy = true
+        }
+        defer {
+            if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
+        }
+        return try await body()
     }
 }
