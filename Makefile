@@ -34,11 +34,13 @@ bench: deps
 	swift build -c release --product axon-bench
 	./scripts/with-redis.sh ./scripts/with-cluster.sh .build/release/axon-bench $(BENCH_ARGS)
 
-# Fails if a debug or release build prints a warning.
+# Fails if a debug or release build prints a warning about this package (a dependency's own package warnings,
+# "warning: 'swift-distributed-tracing': found 1 file(s) which are unhandled", are not ours to fix).
 warnings: deps
 	@for mode in debug release; do \
 	  out=$$(swift build -c $$mode 2>&1) || { echo "$$out"; exit 1; }; \
-	  if grep -q "warning:" <<<"$$out"; then grep "warning:" <<<"$$out"; echo "swift build -c $$mode printed warnings"; exit 1; fi; \
+	  ours=$$(grep "warning:" <<<"$$out" | grep -v "^warning: '[^']*': " ; grep "^warning: 'axon-swift': " <<<"$$out"); \
+	  if [ -n "$$ours" ]; then echo "$$ours"; echo "swift build -c $$mode printed warnings"; exit 1; fi; \
 	done; echo "no warnings in debug and release builds"
 
 # Re-embeds Sources/Axon/Adapters/Lua/*.lua into MemoryScripts+Lua.swift (a test fails when it is stale).

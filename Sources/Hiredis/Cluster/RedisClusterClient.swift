@@ -24,6 +24,7 @@ public final class RedisClusterClient: RedisClient {
     /// Seeds and node settings.
     public let configuration: RedisClusterConfiguration
     private let logger: Logger
+    private let telemetry: Telemetry
     private let state: Mutex<State>
     private let refreshIntervalNanoseconds: UInt64
     static let maxAttempts = 6
@@ -66,12 +67,15 @@ public final class RedisClusterClient: RedisClient {
     }
 
     /// A client; nothing connects until the first command.
-    public init(configuration: RedisClusterConfiguration, logger: Logger = Logger(label: "axon.redis.cluster")) throws(RedisError) {
+    public init(
+        configuration: RedisClusterConfiguration, logger: Logger = Logger(label: "axon.redis.cluster"), telemetry: Telemetry = Telemetry()
+    ) throws(RedisError) {
         guard !configuration.seeds.isEmpty else { throw RedisError(.invalidArgument, "a cluster needs at least one seed node") }
         guard configuration.maxConnectionsPerNode >= 1 else { throw RedisError(.invalidArgument, "maxConnectionsPerNode must be at least 1") }
         try configuration.node.validate()
         self.configuration = configuration
         self.logger = logger
+        self.telemetry = telemetry
         refreshIntervalNanoseconds = configuration.topologyRefreshInterval.nanoseconds
         state = Mutex(State())
     }
@@ -295,7 +299,8 @@ public final class RedisClusterClient: RedisClient {
         if existing.1 { throw RedisError(.poolClosed, "the cluster client is closed; create a new one") }
         if let pool = existing.0 { return pool }
         let made = try RedisConnectionPool(
-            configuration: configuration.configuration(for: node), maxConnections: configuration.maxConnectionsPerNode, logger: logger)
+            configuration: configuration.configuration(for: node), maxConnections: configuration.maxConnectionsPerNode, logger: logger,
+            telemetry: telemetry)
         return state.withLock { state in
             if let raced = state.pools[node] { return raced }
             state.pools[node] = made

@@ -53,9 +53,13 @@ final class ConnectionCore: @unchecked Sendable {
     /// How many such read events in a row let a caller write from its own thread (`ConnectionGauge.isAlone`).
     private static let aloneAfter = 8
 
-    init(configuration: RedisConfiguration, logger: Logger) {
+    /// Times commands and wraps them in spans; `nil` when no metrics or tracing is set up (then free).
+    let observer: CommandObserver?
+
+    init(configuration: RedisConfiguration, logger: Logger, telemetry: Telemetry = .off) {
         self.configuration = configuration
         self.logger = logger
+        observer = CommandObserver(telemetry: telemetry, endpoint: configuration.endpoint)
         self.endpoint = configuration.endpoint.description
         queue = DispatchQueue(label: "axon.redis.connection")
         executor = ConnectionTaskExecutor(queue: queue)

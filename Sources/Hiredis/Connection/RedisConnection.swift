@@ -47,10 +47,11 @@ public final class RedisConnection: Sendable {
     /// within `configuration.connectTimeout`.
     public static func connect(
         _ configuration: RedisConfiguration,
-        logger: Logger = Logger(label: "axon.redis")
+        logger: Logger = Logger(label: "axon.redis"),
+        telemetry: Telemetry = Telemetry()
     ) async throws(RedisError) -> RedisConnection {
         try configuration.validate()
-        let core = ConnectionCore(configuration: configuration, logger: logger)
+        let core = ConnectionCore(configuration: configuration, logger: logger, telemetry: telemetry)
         do {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 core.queue.async { core.start(continuation) }
@@ -84,7 +85,14 @@ public final class RedisConnection: Sendable {
     }
 
     /// Sends one command and returns its reply; an error reply throws `RedisError` with code `serverError`.
+    /// With metrics or tracing set up (`Telemetry`), the command is timed and wrapped in a span.
     public func send(_ command: RedisCommand) async throws -> RedisReply {
+        guard let observer = core.observer else { return try await rawSend(command) }
+        return try await observer.observe(command.name) { try await rawSend(command) }
+    }
+
+    @inline(__always)
+    private func rawSend(_ command: RedisCommand) async throws -> RedisReply {
         try Task.checkCancellation()
         let core = self.core
         return try await withUnsafeThrowingContinuation { continuation in
@@ -110,6 +118,12 @@ public final class RedisConnection: Sendable {
     /// Sends every command in one write and returns all replies in order. Error replies are returned as
     /// `.error` elements (they do not fail the others); a connection failure throws for the whole pipeline.
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisReply] {
+        guard let observer = core.observer else { return try await rawPipeline(commands) }
+        return try await observer.observe("PIPELINE", batch: commands.count) { try await rawPipeline(commands) }
+    }
+
+    @inline(__always)
+    private func rawPipeline(_ commands: [RedisCommand]) async throws -> [RedisReply] {
         try Task.checkCancellation()
         let core = self.core
         return try await withUnsafeThrowingContinuation { continuation in

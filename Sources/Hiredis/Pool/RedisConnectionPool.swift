@@ -57,6 +57,9 @@ public final class RedisConnectionPool: Sendable {
     private let state: Mutex<State>
     /// With Sentinel: where the master is asked for on every (re)connect.
     private let sentinel: SentinelResolver?
+    /// Metrics and spans for the pool's connections (and its own gauges, `PoolMetrics`).
+    private let telemetry: Telemetry
+    private let metrics: PoolMetrics?
 
     /// One connection of the pool and when it was last handed out.
     final class PooledConnection: Sendable {
@@ -104,11 +107,12 @@ public final class RedisConnectionPool: Sendable {
         leaseTimeout: Duration = .seconds(5),
         openWhenInFlightAtLeast: Int = 128,
         idleCheckAfter: Duration = .seconds(30),
-        logger: Logger = Logger(label: "axon.redis.pool")
+        logger: Logger = Logger(label: "axon.redis.pool"),
+        telemetry: Telemetry = Telemetry()
     ) throws(RedisError) {
         try self.init(
             configuration: configuration, sentinel: nil, maxConnections: maxConnections, leaseTimeout: leaseTimeout,
-            openWhenInFlightAtLeast: openWhenInFlightAtLeast, idleCheckAfter: idleCheckAfter, logger: logger)
+            openWhenInFlightAtLeast: openWhenInFlightAtLeast, idleCheckAfter: idleCheckAfter, logger: logger, telemetry: telemetry)
     }
 
     /// A pool to the master that Redis Sentinel names. Every (re)connect asks the sentinels for the master and
@@ -121,13 +125,15 @@ public final class RedisConnectionPool: Sendable {
         leaseTimeout: Duration = .seconds(5),
         openWhenInFlightAtLeast: Int = 128,
         idleCheckAfter: Duration = .seconds(30),
-        logger: Logger = Logger(label: "axon.redis.pool")
+        logger: Logger = Logger(label: "axon.redis.pool"),
+        telemetry: Telemetry = Telemetry()
     ) throws(RedisError) {
         guard !sentinel.sentinels.isEmpty else { throw RedisError(.invalidArgument, "at least one sentinel address is needed") }
         guard !sentinel.masterName.isEmpty else { throw RedisError(.invalidArgument, "the sentinel master name is empty") }
         try self.init(
             configuration: sentinel.node, sentinel: SentinelResolver(configuration: sentinel), maxConnections: maxConnections,
-            leaseTimeout: leaseTimeout, openWhenInFlightAtLeast: openWhenInFlightAtLeast, idleCheckAfter: idleCheckAfter, logger: logger)
+            leaseTimeout: leaseTimeout, openWhenInFlightAtLeast: openWhenInFlightAtLeast, idleCheckAfter: idleCheckAfter, logger: logger,
+            telemetry: telemetry)
     }
 
     private init(
@@ -137,9 +143,11 @@ public final class RedisConnectionPool: Sendable {
         leaseTimeout: Duration,
         openWhenInFlightAtLeast: Int,
         idleCheckAfter: Duration,
-        logger: Logger
+        logger: Logger,
+        telemetry: Telemetry
     ) throws(RedisError) {
         self.sentinel = sentinel
+        self.telemetry = telemetry
         try configuration.validate()
         guard maxConnections >= 1 else { throw RedisError(.invalidArgument, "maxConnections must be at least 1, got \(maxConnections)") }
         guard openWhenInFlightAtLeast >= 1 else { throw RedisError(.invalidArgument, "openWhenInFlightAtLeast must be at least 1") }
@@ -149,6 +157,10 @@ public final class RedisConnectionPool: Sendable {
         self.leaseTimeout = leaseTimeout
         self.idleCheckNanoseconds = idleCheckAfter.nanoseconds
         self.logger = logger
+        metrics = PoolMetrics(
+            telemetry: telemetry,
+            poolName: sentinel.map { "sentinel:\($0.configuration.masterName)" } ?? configuration.endpoint.description,
+            maxConnections: maxConnections)
         state = Mutex(State(machine: PoolStateMachine(configuration: .init(
             maxConnections: maxConnections,
             openWhenInFlightAtLeast: openWhenInFlightAtLeast,
@@ -223,6 +235,7 @@ public final class RedisConnectionPool: Sendable {
     @discardableResult
     public func withConnection<T: Sendable>(_ body: (RedisConnection) async throws -> T) async throws -> T {
         let pooled = try await acquire(exclusive: true)
+        reportGauges()
         let result: T
         do {
             result = try await body(pooled.connection)
@@ -363,7 +376,7 @@ public final class RedisConnectionPool: Sendable {
                     state.timeouts[waiter] = leaseTimer(for: waiter)
                     return nil
                 }
-                if let early { continuation.resume(with: early) }
+                if let early { continuation.resume(with: early) } else { reportGauges() }
             }
         } onCancel: {
             abandon(waiter, with: nil)
@@ -418,12 +431,14 @@ public final class RedisConnectionPool: Sendable {
     private func open(_ id: Int) {
         Task {
             do {
+                let started = Telemetry.now()
                 let connection: RedisConnection
                 if let sentinel {
-                    connection = try await sentinel.connectToMaster(logger: logger)
+                    connection = try await sentinel.connectToMaster(logger: logger, telemetry: telemetry)
                 } else {
-                    connection = try await RedisConnection.connect(configuration, logger: logger)
+                    connection = try await RedisConnection.connect(configuration, logger: logger, telemetry: telemetry)
                 }
+                metrics?.connected(afterNanoseconds: Telemetry.now() &- started)
                 let now = MonotonicClock.coarseNanoseconds()
                 let pooled = PooledConnection(id: id, connection: connection, now: now)
                 let (effects, discard) = state.withLock { state -> ([Effect], Bool) in
@@ -433,6 +448,7 @@ public final class RedisConnectionPool: Sendable {
                 if discard { await connection.close() }
                 logger.debug("redis pool connection opened", metadata: ["redis.endpoint": "\(endpointDescription)", "redis.pool.connection": "\(id)"])
                 perform(effects)
+                reportGauges()
             } catch {
                 let failure = (error as? RedisError) ?? RedisError(.connectionFailed, "\(error)")
                 logger.warning("redis pool connect failed", metadata: ["redis.endpoint": "\(endpointDescription)", "redis.error": "\(failure.message)"])
@@ -442,8 +458,17 @@ public final class RedisConnectionPool: Sendable {
                     return Self.resolve(actions, in: &state) + Self.drainEffects(in: &state)
                 }
                 perform(effects)
+                metrics?.failed()
+                reportGauges()
             }
         }
+    }
+
+    /// Publishes the counts to the pool's gauges (when metrics are on).
+    private func reportGauges() {
+        guard let metrics else { return }
+        let statistics = self.statistics
+        metrics.update(open: statistics.open, leased: statistics.leased, waiting: statistics.waiting)
     }
 
     private func release(_ pooled: PooledConnection, reusable: Bool) {
@@ -460,6 +485,7 @@ public final class RedisConnectionPool: Sendable {
             }
         }
         perform(effects)
+        reportGauges()
     }
 
     private func reportBroken(_ pooled: PooledConnection, _ error: any Error) {
@@ -469,6 +495,8 @@ public final class RedisConnectionPool: Sendable {
                 + Self.drainEffects(in: &state)
         }
         guard let effects else { return }
+        metrics?.failed()
+        defer { reportGauges() }
         logger.info("redis pool connection broken", metadata: [
             "redis.endpoint": "\(endpointDescription)", "redis.pool.connection": "\(pooled.id)",
             "redis.error": "\((error as? RedisError)?.message ?? "\(error)")",

@@ -13,11 +13,11 @@ final class SentinelResolver: Sendable {
     }
 
     /// A connection to the current master, verified by `ROLE`.
-    func connectToMaster(logger: Logger) async throws(RedisError) -> RedisConnection {
+    func connectToMaster(logger: Logger, telemetry: Telemetry) async throws(RedisError) -> RedisConnection {
         let master = try await masterAddress()
         var nodeConfiguration = configuration.node
         nodeConfiguration.endpoint = .tcp(host: master.host, port: master.port)
-        let connection = try await RedisConnection.connect(nodeConfiguration, logger: logger)
+        let connection = try await RedisConnection.connect(nodeConfiguration, logger: logger, telemetry: telemetry)
         let role: String?
         do {
             role = try await connection.send("ROLE").array().first?.string()
