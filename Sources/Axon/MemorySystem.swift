@@ -1,5 +1,6 @@
 import Foundation
 import Hiredis
+import Logging
 import Synchronization
 
 /// The tiered short-term memory: store, recall, get, forget, count, clear, export and import, over an
@@ -10,11 +11,21 @@ public final class MemorySystem: Sendable {
     private let adapters: [MemoryTier: any MemoryAdapter]
     private let policies: [MemoryTier: TierPolicy]
     private let idGenerator = Mutex(EntryIDGenerator())
+    private let telemetry: MemoryTelemetry?
+    /// Where the memory system logs (and the adapter it makes from the environment).
+    public let logger: Logger
 
     /// A memory system. Tiers whose policy says `.redis` use `redis` (default: `RedisAdapter.fromEnvironment()`),
     /// `.memory` tiers use `memory` (default: an `InMemoryAdapter`). Either may be your own `MemoryAdapter`.
-    public init(config: MemoryConfig, redis: (any MemoryAdapter)? = nil, memory: (any MemoryAdapter)? = nil) throws {
+    /// `telemetry` records the memory layer's metrics and spans (`MemoryTelemetry`; off unless a metrics factory
+    /// or tracer is bootstrapped or passed).
+    public init(
+        config: MemoryConfig, redis: (any MemoryAdapter)? = nil, memory: (any MemoryAdapter)? = nil,
+        logger: Logger = Logger(label: "axon.memory"), telemetry: Telemetry = Telemetry()
+    ) throws {
         self.config = config
+        self.logger = logger
+        self.telemetry = MemoryTelemetry(telemetry)
         var adapters: [MemoryTier: any MemoryAdapter] = [:]
         var policies: [MemoryTier: TierPolicy] = [:]
         var redisAdapter = redis
@@ -23,7 +34,7 @@ public final class MemorySystem: Sendable {
             guard let (kind, policy) = config.policy(for: tier) else { continue }
             switch kind {
             case .redis:
-                if redisAdapter == nil { redisAdapter = try RedisAdapter.fromEnvironment() }
+                if redisAdapter == nil { redisAdapter = try RedisAdapter.fromEnvironment(logger: logger, telemetry: telemetry) }
                 adapters[tier] = redisAdapter
             case .memory:
                 adapters[tier] = memoryAdapter
@@ -93,24 +104,31 @@ public final class MemorySystem: Sendable {
 
     /// Stores one item and reports what the cap evicted.
     public func storeReporting(_ input: Input) async throws -> StoreReceipt {
-        let (adapter, policy) = try resolve(input.tier)
-        let now = Milliseconds.truncated(Date())
-        let entry = try makeEntry(input, now: now, policy: policy)
-        let evicted = try await perform { try await adapter.store(entry, policy: policy, now: now) }
-        return StoreReceipt(id: entry.id, evicted: evicted)
+        try await observed("store", tier: input.tier) {
+            let (adapter, policy) = try resolve(input.tier)
+            let now = Milliseconds.truncated(Date())
+            let entry = try makeEntry(input, now: now, policy: policy)
+            let evicted = try await perform { try await adapter.store(entry, policy: policy, now: now) }
+            telemetry?.count("axon.memory.evictions", tier: input.tier, evicted.count)
+            return StoreReceipt(id: entry.id, evicted: evicted)
+    
+        }
     }
 
     /// Stores every item (validated first: one bad item writes nothing) and returns their ids in order.
     public func storeBatch(_ inputs: [Input]) async throws -> [String] {
-        let now = Milliseconds.truncated(Date())
-        let prepared = try inputs.map { input -> (any MemoryAdapter, TierPolicy, MemoryEntry) in
-            let (adapter, policy) = try resolve(input.tier)
-            return (adapter, policy, try makeEntry(input, now: now, policy: policy))
+        try await observed("storeBatch", tier: nil) {
+            let now = Milliseconds.truncated(Date())
+            let prepared = try inputs.map { input -> (any MemoryAdapter, TierPolicy, MemoryEntry) in
+                let (adapter, policy) = try resolve(input.tier)
+                return (adapter, policy, try makeEntry(input, now: now, policy: policy))
+            }
+            for (adapter, policy, entry) in prepared {
+                _ = try await perform { try await adapter.store(entry, policy: policy, now: now) }
+            }
+            return prepared.map(\.2.id)
+    
         }
-        for (adapter, policy, entry) in prepared {
-            _ = try await perform { try await adapter.store(entry, policy: policy, now: now) }
-        }
-        return prepared.map(\.2.id)
     }
 
     /// Entries matching `query` in `tier` (or every configured tier), filtered, ranked (see README: Recall),
@@ -131,80 +149,99 @@ public final class MemorySystem: Sendable {
     public func recallReporting(
         _ query: String, tiers: [MemoryTier], filter: MemoryFilter = .none, limit: Int = 10
     ) async throws -> RecallResult {
-        guard limit > 0 else { throw MemoryError.invalidArgument("limit must be positive, got \(limit)") }
-        let now = Date()
-        var combined = RecallResult(entries: [], candidates: 0, examined: 0, isExhaustive: true)
-        var seen: Set<MemoryTier> = []
-        for tier in tiers where seen.insert(tier).inserted {
-            let (adapter, policy) = try resolve(tier)
-            let request = RecallQuery(text: query, filter: filter, limit: limit, budget: policy.recallBudget)
-            let result = try await perform { try await adapter.recall(request, tier: tier, policy: policy, now: now) }
-            combined.entries += result.entries
-            combined.candidates += result.candidates
-            combined.examined += result.examined
-            combined.isExhaustive = combined.isExhaustive && result.isExhaustive
+        try await observed("recall", tier: Set(tiers).count == 1 ? tiers.first : nil,
+                                kind: telemetry.map { _ in MemoryTelemetry.kind(of: RecallQuery(text: query, filter: filter, limit: 1, budget: 1)) }) {
+            guard limit > 0 else { throw MemoryError.invalidArgument("limit must be positive, got \(limit)") }
+            let now = Date()
+            var combined = RecallResult(entries: [], candidates: 0, examined: 0, isExhaustive: true)
+            var seen: Set<MemoryTier> = []
+            for tier in tiers where seen.insert(tier).inserted {
+                let (adapter, policy) = try resolve(tier)
+                let request = RecallQuery(text: query, filter: filter, limit: limit, budget: policy.recallBudget)
+                let result = try await perform { try await adapter.recall(request, tier: tier, policy: policy, now: now) }
+                combined.entries += result.entries
+                combined.candidates += result.candidates
+                combined.examined += result.examined
+                combined.isExhaustive = combined.isExhaustive && result.isExhaustive
+            }
+            if seen.count > 1 {
+                // Each tier returned its best `limit`; the same ranking merges them.
+                combined.entries = Array(RecallRanking(words: SearchWords.query(query)).rank(combined.entries).prefix(limit))
+            }
+            return combined
+    
         }
-        if seen.count > 1 {
-            // Each tier returned its best `limit`; the same ranking merges them.
-            combined.entries = Array(RecallRanking(words: SearchWords.query(query)).rank(combined.entries).prefix(limit))
-        }
-        return combined
     }
 
     /// The entry with `id` (searching `tier`, or every tier), recording the access; `nil` if absent or expired.
     public func get(_ id: String, tier: MemoryTier? = nil) async throws -> MemoryEntry? {
-        for candidate in tiers(tier) {
-            let (adapter, policy) = try resolve(candidate)
-            if let entry = try await perform({ try await adapter.get(id: id, tier: candidate, policy: policy, now: Date()) }) {
-                return entry
+        try await observed("get", tier: tier) {
+            for candidate in tiers(tier) {
+                let (adapter, policy) = try resolve(candidate)
+                if let entry = try await perform({ try await adapter.get(id: id, tier: candidate, policy: policy, now: Date()) }) {
+                    return entry
+                }
             }
+            return nil
+    
         }
-        return nil
     }
 
     /// Removes the entry with `id` (from `tier`, or every tier); `true` if something was removed.
     @discardableResult
     public func forget(_ id: String, tier: MemoryTier? = nil) async throws -> Bool {
-        var removed = false
-        for candidate in tiers(tier) {
-            let (adapter, _) = try resolve(candidate)
-            if try await perform({ try await adapter.forget(id: id, tier: candidate, now: Date()) }) { removed = true }
+        try await observed("forget", tier: tier) {
+            var removed = false
+            for candidate in tiers(tier) {
+                let (adapter, _) = try resolve(candidate)
+                if try await perform({ try await adapter.forget(id: id, tier: candidate, now: Date()) }) { removed = true }
+            }
+            return removed
+    
         }
-        return removed
     }
 
     /// The number of live entries in `tier`.
     public func count(tier: MemoryTier) async throws -> Int {
-        let (adapter, _) = try resolve(tier)
-        return try await perform { try await adapter.count(tier: tier, now: Date()) }
+        try await observed("count", tier: tier) {
+            let (adapter, _) = try resolve(tier)
+            return try await perform { try await adapter.count(tier: tier, now: Date()) }
+    
+        }
     }
 
     /// Removes every entry of `tier` (this namespace only); returns how many were live.
     @discardableResult
     public func clear(tier: MemoryTier) async throws -> Int {
-        let (adapter, _) = try resolve(tier)
-        return try await perform { try await adapter.clear(tier: tier, now: Date()) }
+        try await observed("clear", tier: tier) {
+            let (adapter, _) = try resolve(tier)
+            return try await perform { try await adapter.clear(tier: tier, now: Date()) }
+    
+        }
     }
 
     /// Every live entry of `tier` (or all tiers) as JSON Lines, one `MemoryEntry` per line, oldest first (by
     /// id). Read in pages (bounded work per Redis call); an entry stored or removed meanwhile may be missing.
     public func export(tier: MemoryTier? = nil) async throws -> String {
-        let now = Date()
-        var lines: [String] = []
-        for candidate in tiers(tier) {
-            let (adapter, _) = try resolve(candidate)
-            var byID: [String: MemoryEntry] = [:]
-            var cursor: String?
-            repeat {
-                let page = try await perform { [cursor] in try await adapter.page(tier: candidate, cursor: cursor, now: now) }
-                for entry in page.entries where !entry.isExpired(at: now) { byID[entry.id] = entry }
-                cursor = page.next
-            } while cursor != nil
-            for entry in byID.values.sorted(by: { RecallRanking.idBefore($0.id, $1.id) }) {
-                lines.append(String(decoding: try MemoryEntryJSON.encoder.encode(entry), as: UTF8.self))
+        try await observed("export", tier: tier) {
+            let now = Date()
+            var lines: [String] = []
+            for candidate in tiers(tier) {
+                let (adapter, _) = try resolve(candidate)
+                var byID: [String: MemoryEntry] = [:]
+                var cursor: String?
+                repeat {
+                    let page = try await perform { [cursor] in try await adapter.page(tier: candidate, cursor: cursor, now: now) }
+                    for entry in page.entries where !entry.isExpired(at: now) { byID[entry.id] = entry }
+                    cursor = page.next
+                } while cursor != nil
+                for entry in byID.values.sorted(by: { RecallRanking.idBefore($0.id, $1.id) }) {
+                    lines.append(String(decoding: try MemoryEntryJSON.encoder.encode(entry), as: UTF8.self))
+                }
             }
+            return lines.map { $0 + "\n" }.joined()
+    
         }
-        return lines.map { $0 + "\n" }.joined()
     }
 
     /// Index maintenance for `tier`: removes expired entries with their index members, and index members
@@ -213,18 +250,23 @@ public final class MemorySystem: Sendable {
     /// periodically (for instance every few minutes) for tiers that are mostly read, or after a mass expiry.
     @discardableResult
     public func sweep(tier: MemoryTier) async throws -> SweepReport {
-        let (adapter, _) = try resolve(tier)
-        let now = Date()
-        var report = SweepReport()
-        var cursor: String?
-        repeat {
-            let step = try await perform { [cursor] in try await adapter.sweep(tier: tier, cursor: cursor, now: now) }
-            report.expiredEntries += step.expiredEntries
-            report.strayMembers += step.strayMembers
-            report.steps += 1
-            cursor = step.next
-        } while cursor != nil
-        return report
+        try await observed("sweep", tier: tier) {
+            let (adapter, _) = try resolve(tier)
+            let now = Date()
+            var report = SweepReport()
+            var cursor: String?
+            repeat {
+                let step = try await perform { [cursor] in try await adapter.sweep(tier: tier, cursor: cursor, now: now) }
+                report.expiredEntries += step.expiredEntries
+                report.strayMembers += step.strayMembers
+                report.steps += 1
+                cursor = step.next
+            } while cursor != nil
+            telemetry?.count("axon.memory.sweeps", tier: tier, 1)
+            telemetry?.count("axon.memory.index.pruned", tier: tier, report.expiredEntries + report.strayMembers)
+            return report
+    
+        }
     }
 
     /// Rebuilds `tier`'s indexes from its entries, in bounded steps (one Redis call each, walking the tier's entry
@@ -233,17 +275,20 @@ public final class MemorySystem: Sendable {
     /// evicted index keys; follow it with `sweep(tier:)` to drop members of entries that were evicted.
     @discardableResult
     public func rebuildIndexes(tier: MemoryTier) async throws -> RebuildStep {
-        let (adapter, _) = try resolve(tier)
-        let now = Date()
-        var total = RebuildStep(restoredEntries: 0, droppedEntries: 0, next: nil)
-        var cursor: String?
-        repeat {
-            let step = try await perform { [cursor] in try await adapter.rebuildIndexes(tier: tier, cursor: cursor, now: now) }
-            total.restoredEntries += step.restoredEntries
-            total.droppedEntries += step.droppedEntries
-            cursor = step.next
-        } while cursor != nil
-        return total
+        try await observed("rebuild", tier: tier) {
+            let (adapter, _) = try resolve(tier)
+            let now = Date()
+            var total = RebuildStep(restoredEntries: 0, droppedEntries: 0, next: nil)
+            var cursor: String?
+            repeat {
+                let step = try await perform { [cursor] in try await adapter.rebuildIndexes(tier: tier, cursor: cursor, now: now) }
+                total.restoredEntries += step.restoredEntries
+                total.droppedEntries += step.droppedEntries
+                cursor = step.next
+            } while cursor != nil
+            return total
+    
+        }
     }
 
     /// What `sweep` removed.
@@ -268,50 +313,53 @@ public final class MemorySystem: Sendable {
     /// restored), so an import either completes or leaves nothing of itself.
     @discardableResult
     public func `import`(_ jsonLines: String) async throws -> Int {
-        let now = Milliseconds.truncated(Date())
-        var entries: [String: (position: Int, entry: MemoryEntry)] = [:]
-        var lineNumber = 0
-        for rawLine in Array(jsonLines.utf8).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            lineNumber += 1
-            let line = rawLine.last == UInt8(ascii: "\r") ? rawLine.dropLast() : rawLine
-            guard line.contains(where: { ![UInt8(ascii: " "), UInt8(ascii: "\t")].contains($0) }) else { continue }
-            var entry: MemoryEntry
-            do {
-                entry = try MemoryEntryJSON.decoder.decode(MemoryEntry.self, from: Data(line))
-            } catch {
-                throw MemoryError.invalidArgument("import line \(lineNumber) is not a MemoryEntry: \(error)")
-            }
-            let (_, policy) = try resolve(entry.tier)
-            if entry.isExpired(at: now) { continue }
-            entry.expiresAt = min(entry.expiresAt, Milliseconds.date(min(Milliseconds.of(now) + policy.ttlMilliseconds, Milliseconds.limit)))
-            do {
-                try entry.validate(now: now)
-            } catch {
-                throw MemoryError.invalidArgument("import line \(lineNumber): \(error.message)")
-            }
-            entries[entry.id] = (entries[entry.id]?.position ?? lineNumber, entry)
-        }
-        var written: [(any MemoryAdapter, MemoryEntry)] = []
-        var evicted: Set<String> = []
-        for (_, entry) in entries.values.sorted(by: { $0.position < $1.position }) {
-            let (adapter, policy) = try resolve(entry.tier)
-            do {
-                evicted.formUnion(try await adapter.store(entry, policy: policy, now: now))
-                written.append((adapter, entry))
-            } catch {
-                let failure = MemoryError.storage(error)
-                var undone = 0
-                for (adapter, entry) in written {
-                    if (try? await adapter.forget(id: entry.id, tier: entry.tier, now: now)) != nil { undone += 1 }
+        try await observed("import", tier: nil) {
+            let now = Milliseconds.truncated(Date())
+            var entries: [String: (position: Int, entry: MemoryEntry)] = [:]
+            var lineNumber = 0
+            for rawLine in Array(jsonLines.utf8).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+                lineNumber += 1
+                let line = rawLine.last == UInt8(ascii: "\r") ? rawLine.dropLast() : rawLine
+                guard line.contains(where: { ![UInt8(ascii: " "), UInt8(ascii: "\t")].contains($0) }) else { continue }
+                var entry: MemoryEntry
+                do {
+                    entry = try MemoryEntryJSON.decoder.decode(MemoryEntry.self, from: Data(line))
+                } catch {
+                    throw MemoryError.invalidArgument("import line \(lineNumber) is not a MemoryEntry: \(error)")
                 }
-                let outcome = undone == written.count
-                    ? "the \(written.count) entries it had written were removed"
-                    : "\(written.count - undone) of the \(written.count) entries it had written may remain"
-                throw MemoryError(.storage, "import failed at entry \(written.count + 1) of \(entries.count) (\(failure.message)); \(outcome)",
-                                  redisError: failure.redisError)
+                let (_, policy) = try resolve(entry.tier)
+                if entry.isExpired(at: now) { continue }
+                entry.expiresAt = min(entry.expiresAt, Milliseconds.date(min(Milliseconds.of(now) + policy.ttlMilliseconds, Milliseconds.limit)))
+                do {
+                    try entry.validate(now: now)
+                } catch let error as MemoryError {
+                    throw MemoryError.invalidArgument("import line \(lineNumber): \(error.message)")
+                }
+                entries[entry.id] = (entries[entry.id]?.position ?? lineNumber, entry)
             }
+            var written: [(any MemoryAdapter, MemoryEntry)] = []
+            var evicted: Set<String> = []
+            for (_, entry) in entries.values.sorted(by: { $0.position < $1.position }) {
+                let (adapter, policy) = try resolve(entry.tier)
+                do {
+                    evicted.formUnion(try await adapter.store(entry, policy: policy, now: now))
+                    written.append((adapter, entry))
+                } catch {
+                    let failure = MemoryError.storage(error)
+                    var undone = 0
+                    for (adapter, entry) in written {
+                        if (try? await adapter.forget(id: entry.id, tier: entry.tier, now: now)) != nil { undone += 1 }
+                    }
+                    let outcome = undone == written.count
+                        ? "the \(written.count) entries it had written were removed"
+                        : "\(written.count - undone) of the \(written.count) entries it had written may remain"
+                    throw MemoryError(.storage, "import failed at entry \(written.count + 1) of \(entries.count) (\(failure.message)); \(outcome)",
+                                      redisError: failure.redisError)
+                }
+            }
+            return written.filter { !evicted.contains($0.1.id) }.count
+    
         }
-        return written.filter { !evicted.contains($0.1.id) }.count
     }
 
     /// Closes the adapters (their connections).
@@ -350,6 +398,12 @@ public final class MemorySystem: Sendable {
             userID: input.userID, sessionID: input.sessionID, metadata: input.metadata)
     }
 
+
+    /// Runs `body` timed and traced when telemetry is on.
+    private func observed<T>(_ operation: String, tier: MemoryTier?, kind: String? = nil, _ body: () async throws -> T) async throws -> T {
+        guard let telemetry else { return try await body() }
+        return try await telemetry.observe(operation, tier: tier, kind: kind, body)
+    }
 
     /// Runs an adapter call, turning store failures into `MemoryError.storage` (cancellation passes through).
     private func perform<T>(_ body: () async throws -> T) async throws -> T {

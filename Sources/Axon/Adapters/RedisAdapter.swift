@@ -41,10 +41,10 @@ public final class RedisAdapter: MemoryAdapter {
     /// An adapter with its own `RedisClusterClient`.
     public convenience init(
         cluster: RedisClusterConfiguration, namespace: String = "default", defaultTTL: Duration = .seconds(3600),
-        evictionRule: EvictionRule = .refuse, logger: Logger = Logger(label: "axon.memory.redis")
+        evictionRule: EvictionRule = .refuse, logger: Logger = Logger(label: "axon.memory.redis"), telemetry: Telemetry = Telemetry()
     ) throws(RedisError) {
         self.init(
-            pool: try RedisClusterClient(configuration: cluster, logger: logger), ownsPool: true, namespace: namespace,
+            pool: try RedisClusterClient(configuration: cluster, logger: logger, telemetry: telemetry), ownsPool: true, namespace: namespace,
             defaultTTL: defaultTTL, evictionRule: evictionRule, logger: logger)
     }
 
@@ -60,10 +60,11 @@ public final class RedisAdapter: MemoryAdapter {
     /// An adapter with its own pool of `maxConnections` to `configuration`.
     public convenience init(
         configuration: RedisConfiguration, namespace: String = "default", defaultTTL: Duration = .seconds(3600),
-        maxConnections: Int = 20, evictionRule: EvictionRule = .refuse, logger: Logger = Logger(label: "axon.memory.redis")
+        maxConnections: Int = 20, evictionRule: EvictionRule = .refuse, logger: Logger = Logger(label: "axon.memory.redis"),
+        telemetry: Telemetry = Telemetry()
     ) throws(RedisError) {
         self.init(
-            pool: try RedisConnectionPool(configuration: configuration, maxConnections: maxConnections, logger: logger),
+            pool: try RedisConnectionPool(configuration: configuration, maxConnections: maxConnections, logger: logger, telemetry: telemetry),
             ownsPool: true, namespace: namespace, defaultTTL: defaultTTL, evictionRule: evictionRule, logger: logger)
     }
 
@@ -82,14 +83,15 @@ public final class RedisAdapter: MemoryAdapter {
     /// `REDIS_PORT`, `REDIS_PASSWORD` (see `RedisConfiguration.fromEnvironment`).
     public static func fromEnvironment(
         namespace: String = "default", maxConnections: Int = 20, evictionRule: EvictionRule = .refuse,
-        environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger = Logger(label: "axon.memory.redis")
+        environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger = Logger(label: "axon.memory.redis"),
+        telemetry: Telemetry = Telemetry()
     ) throws(RedisError) -> RedisAdapter {
         if let cluster = try RedisClusterConfiguration.fromEnvironment(environment) {
-            return try RedisAdapter(cluster: cluster, namespace: namespace, evictionRule: evictionRule, logger: logger)
+            return try RedisAdapter(cluster: cluster, namespace: namespace, evictionRule: evictionRule, logger: logger, telemetry: telemetry)
         }
         return try RedisAdapter(
             configuration: RedisConfiguration.fromEnvironment(environment), namespace: namespace, maxConnections: maxConnections,
-            evictionRule: evictionRule, logger: logger)
+            evictionRule: evictionRule, logger: logger, telemetry: telemetry)
     }
 
     /// How long an entry's hash (and the tier's index keys) outlive the entry's expiry, so that pruning can

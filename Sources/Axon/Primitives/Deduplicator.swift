@@ -1,5 +1,6 @@
 import Foundation
 import Hiredis
+import Logging
 import Synchronization
 
 /// What `IdempotencyStoring.begin` found for a request key.
@@ -30,10 +31,12 @@ public protocol IdempotencyStoring: Sendable {
 public final class RedisIdempotencyStore: IdempotencyStoring {
     private let client: any RedisCommandSender
     private let prefix: String
+    private let logger: Logger
 
-    /// Keys in `namespace` over `client`.
-    public init(client: some RedisCommandSender, namespace: String = "default") {
+    /// Keys in `namespace` over `client`; a key reused with another payload is logged at `notice`.
+    public init(client: some RedisCommandSender, namespace: String = "default", logger: Logger = Logger(label: "axon.idempotency")) {
         self.client = client
+        self.logger = logger
         prefix = RedisKeyspace(namespace: namespace).prefix
     }
 
@@ -69,7 +72,9 @@ public final class RedisIdempotencyStore: IdempotencyStoring {
         switch try parts.first?.string() {
         case "first": return .first
         case "pending": return .inProgress
-        case "conflict": return .conflict
+        case "conflict":
+            logger.notice("idempotency key reused with another payload", metadata: ["axon.idempotency.key_hash": "\(key.hashValue)"])
+            return .conflict
         case "done": return .completed(try parts.count > 1 ? parts[1].bytes() : [])
         default: throw MemoryError(.storage, "unexpected idempotency script reply")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Hiredis
+import Logging
 import Synchronization
 
 /// A held lock: its name, the random token that proves ownership, and its fencing token.
@@ -83,9 +84,19 @@ public final class RedisDistributedLock: DistributedLocking {
     private let keys: RedisKeyspace
 
     /// Locks in `namespace` over `client` (a pool or a connection).
-    public init(client: some RedisCommandSender, namespace: String = "default") {
+    private let events: PrimitiveCounters?
+    private let logger: Logger
+
+    /// Locks in `namespace` over `client`. With telemetry on, `axon.lock.events` counts each `outcome`: acquired,
+    /// contended (held by another), expired (a release or extend found the lease already gone).
+    public init(
+        client: some RedisCommandSender, namespace: String = "default", logger: Logger = Logger(label: "axon.lock"),
+        telemetry: Telemetry = Telemetry()
+    ) {
         self.client = client
+        self.logger = logger
         keys = RedisKeyspace(namespace: namespace)
+        events = PrimitiveCounters(telemetry, label: "axon.lock.events", dimensions: [], outcomes: ["acquired", "contended", "expired"])
     }
 
     /// KEYS[1] lock, KEYS[2] fence. ARGV[1] token, ARGV[2] ttl ms. Returns the fencing token or nil.
@@ -109,17 +120,30 @@ public final class RedisDistributedLock: DistributedLocking {
     public func tryAcquire(_ name: String, ttl: Duration) async throws -> LockLease? {
         let token = LockToken.make()
         let reply = try await Self.acquireScript.run(on: client, keys: acquireKeys(name), arguments: [token, try LockToken.milliseconds(ttl)])
-        if reply.isNull { return nil }
+        if reply.isNull {
+            events?.record("contended")
+            return nil
+        }
+        events?.record("acquired")
         return LockLease(name: name, token: token, fencingToken: try reply.int())
     }
 
     public func extend(_ lease: LockLease, ttl: Duration) async throws -> Bool {
-        try await Self.extendScript.run(
+        let extended = try await Self.extendScript.run(
             on: client, keys: [lockKey(lease.name)], arguments: [lease.token, try LockToken.milliseconds(ttl)]).int() == 1
+        if !extended { lost(lease, "extend") }
+        return extended
     }
 
     public func release(_ lease: LockLease) async throws -> Bool {
-        try await Self.releaseScript.run(on: client, keys: [lockKey(lease.name)], arguments: [lease.token]).int() == 1
+        let released = try await Self.releaseScript.run(on: client, keys: [lockKey(lease.name)], arguments: [lease.token]).int() == 1
+        if !released { lost(lease, "release") }
+        return released
+    }
+
+    private func lost(_ lease: LockLease, _ action: String) {
+        events?.record("expired")
+        logger.warning("lock lease had expired", metadata: ["axon.lock.action": "\(action)", "axon.lock.fencing_token": "\(lease.fencingToken)"])
     }
 
     /// The EVALSHAs that `tryAcquire` and then `release` send for one acquisition with `token`, for a

@@ -1,5 +1,6 @@
 import Foundation
 import Hiredis
+import Logging
 import Synchronization
 
 /// What a rate-limit check decided, with the figures for `RateLimit-*` and `Retry-After` headers.
@@ -85,15 +86,22 @@ public final class RedisRateLimiter: RateLimiting {
     private let gcra: GCRA
     private let burst: Int
     private let prefix: String
+    private let decisions: PrimitiveCounters?
+    private let logger: Logger
 
-    /// A limiter named `name` in `namespace`: `limit` per `period`, `burst` at once (default: `limit`).
+    /// A limiter named `name` in `namespace`: `limit` per `period`, `burst` at once (default: `limit`). With
+    /// telemetry on, every decision counts in `axon.ratelimit.decisions` (`axon.ratelimit.name`, `outcome`).
     public init(
-        client: some RedisCommandSender, namespace: String = "default", name: String, limit: Int, period: Duration, burst: Int? = nil
+        client: some RedisCommandSender, namespace: String = "default", name: String, limit: Int, period: Duration, burst: Int? = nil,
+        logger: Logger = Logger(label: "axon.ratelimit"), telemetry: Telemetry = Telemetry()
     ) throws(MemoryError) {
         self.client = client
         self.burst = burst ?? limit
+        self.logger = logger
         gcra = try GCRA(limit: limit, period: period, burst: self.burst)
         prefix = RedisKeyspace(namespace: namespace).prefix + "rl:" + RedisKeyspace.hex(name) + ":"
+        decisions = PrimitiveCounters(
+            telemetry, label: "axon.ratelimit.decisions", dimensions: [("axon.ratelimit.name", name)], outcomes: ["allowed", "denied"])
     }
 
     /// KEYS[1] the subject's TAT (µs). ARGV[1] interval µs, ARGV[2] tolerance µs, ARGV[3] cost, ARGV[4] limit.
@@ -118,9 +126,16 @@ public final class RedisRateLimiter: RateLimiting {
         guard (1...burst).contains(cost) else {
             throw MemoryError.invalidArgument("cost \(cost) can never be allowed: it must be 1...\(burst) (the burst)")
         }
-        let reply = try await Self.script.run(on: client, keys: [subjectKey(key)], arguments: scriptArguments(cost: cost))
+        let reply: RedisReply
+        do {
+            reply = try await Self.script.run(on: client, keys: [subjectKey(key)], arguments: scriptArguments(cost: cost))
+        } catch {
+            logger.debug("rate-limit check failed", metadata: ["redis.error": "\(error)"])
+            throw MemoryError.storage(error)
+        }
         let values = try reply.array().map { try $0.int() }
         guard values.count == 4 else { throw MemoryError(.storage, "unexpected rate-limit script reply") }
+        decisions?.record(values[0] == 1 ? "allowed" : "denied")
         return RateLimitDecision(
             allowed: values[0] == 1, remaining: Int(values[1]), retryAfter: .microseconds(values[2]),
             resetAfter: .microseconds(values[3]), limit: gcra.limit)
@@ -140,11 +155,14 @@ public final class InMemoryRateLimiter: RateLimiting {
     private let gcra: GCRA
     private let burst: Int
     private let state = Mutex<[String: Int64]>([:])
+    private let decisions: PrimitiveCounters?
 
-    /// `limit` per `period`, `burst` at once (default: `limit`).
-    public init(limit: Int, period: Duration, burst: Int? = nil) throws(MemoryError) {
+    /// `limit` per `period`, `burst` at once (default: `limit`); `name` labels its `axon.ratelimit.decisions`.
+    public init(limit: Int, period: Duration, burst: Int? = nil, name: String = "default", telemetry: Telemetry = Telemetry()) throws(MemoryError) {
         self.burst = burst ?? limit
         gcra = try GCRA(limit: limit, period: period, burst: self.burst)
+        decisions = PrimitiveCounters(
+            telemetry, label: "axon.ratelimit.decisions", dimensions: [("axon.ratelimit.name", name)], outcomes: ["allowed", "denied"])
     }
 
     public func check(_ key: String, cost: Int) async throws -> RateLimitDecision {
@@ -156,6 +174,7 @@ public final class InMemoryRateLimiter: RateLimiting {
             if tats.count > 10_000 { tats = tats.filter { $0.value > now } }
             let (decision, newTAT) = gcra.decide(now: now, storedTAT: tats[key], cost: cost)
             if let newTAT { tats[key] = newTAT }
+            decisions?.record(decision.allowed ? "allowed" : "denied")
             return decision
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Hiredis
+import Logging
 import Synchronization
 
 /// A capped, expiring log per subject (a user, a session): record events, read the newest. The log keeps the
@@ -28,10 +29,17 @@ public final class RedisRecentActivity: RecentActivityLogging {
     private let capacity: Int
     private let ttlMilliseconds: Int64
 
-    /// Logs in `namespace` keeping `capacity` events for `ttl` after the last one.
-    public init(client: some RedisCommandSender, namespace: String = "default", capacity: Int = 100, ttl: Duration = .seconds(3600)) throws(MemoryError) {
+    private let logger: Logger
+
+    /// Logs in `namespace` keeping `capacity` events for `ttl` after the last one; a failed record is logged at
+    /// `debug` (and thrown).
+    public init(
+        client: some RedisCommandSender, namespace: String = "default", capacity: Int = 100, ttl: Duration = .seconds(3600),
+        logger: Logger = Logger(label: "axon.activity")
+    ) throws(MemoryError) {
         guard capacity >= 1 else { throw .invalidConfiguration("activity capacity must be at least 1, got \(capacity)") }
         self.client = client
+        self.logger = logger
         prefix = RedisKeyspace(namespace: namespace).prefix + "activity:"
         self.capacity = capacity
         ttlMilliseconds = try LockToken.milliseconds(ttl)
@@ -46,8 +54,13 @@ public final class RedisRecentActivity: RecentActivityLogging {
     """)
 
     public func record(_ subject: String, event: [UInt8]) async throws {
-        _ = try await Self.recordScript.run(
-            on: client, keys: [prefix + RedisKeyspace.hex(subject)], arguments: [event, capacity, ttlMilliseconds])
+        do {
+            _ = try await Self.recordScript.run(
+                on: client, keys: [prefix + RedisKeyspace.hex(subject)], arguments: [event, capacity, ttlMilliseconds])
+        } catch {
+            logger.debug("recording activity failed", metadata: ["redis.error": "\(error)"])
+            throw error
+        }
     }
 
     public func recent(_ subject: String, limit: Int) async throws -> [[UInt8]] {

@@ -1,5 +1,6 @@
 import Foundation
 import Hiredis
+import Logging
 import Synchronization
 
 /// Feature flags that switch themselves off: each flag has a value and a TTL.
@@ -24,14 +25,18 @@ public final class RedisTemporaryFlags: TemporaryFlagging {
     private let client: any RedisCommandSender
     private let prefix: String
 
-    /// Flags in `namespace` over `client`.
-    public init(client: some RedisCommandSender, namespace: String = "default") {
+    private let logger: Logger
+
+    /// Flags in `namespace` over `client`; a flag set is logged at `debug`.
+    public init(client: some RedisCommandSender, namespace: String = "default", logger: Logger = Logger(label: "axon.flags")) {
         self.client = client
+        self.logger = logger
         prefix = RedisKeyspace(namespace: namespace).prefix + "flag:"
     }
 
     public func set(_ flag: String, value: String, ttl: Duration) async throws {
         _ = try await client.send(RedisCommand("SET", prefix + RedisKeyspace.hex(flag), value, "PX", try LockToken.milliseconds(ttl)))
+        logger.debug("temporary flag set", metadata: ["axon.flag": "\(flag)", "axon.flag.ttl": "\(ttl)"])
     }
 
     public func value(of flag: String) async throws -> String? {
