@@ -291,6 +291,24 @@ public final class MemorySystem: Sendable {
         }
     }
 
+    /// The server behind the Redis tiers (version, role, memory, eviction policy, slowest recent commands) and
+    /// each tier's live entries and index sizes: what a `/health` endpoint or an operator needs.
+    public func diagnostics() async throws -> MemoryDiagnostics {
+        try await observed("diagnostics", tier: nil) {
+            let now = Date()
+            var tiers: [TierDiagnostics] = []
+            var server: ServerDiagnostics?
+            for tier in MemoryTier.allCases {
+                guard let adapter = adapters[tier] else { continue }
+                tiers.append(try await perform { try await adapter.diagnostics(tier: tier, now: now) })
+                if server == nil, let redis = adapter as? RedisAdapter {
+                    server = try await perform { try await redis.serverDiagnostics() }
+                }
+            }
+            return MemoryDiagnostics(server: server, tiers: tiers)
+        }
+    }
+
     /// What `sweep` removed.
     public struct SweepReport: Sendable, Hashable {
         /// Expired entries removed with their index members.

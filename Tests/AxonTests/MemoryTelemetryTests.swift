@@ -65,3 +65,25 @@ struct MemoryTelemetryTests {
         await pool.close()
     }
 }
+
+@Suite("Diagnostics")
+struct DiagnosticsTests {
+    @Test func diagnosticsReportTheServerAndEachTier() async throws {
+        let memory = try Backend.redis.system()
+        for index in 0..<5 { _ = try await memory.store("note \(index)", tier: .session, tags: ["a"]) }
+        let diagnostics = try await memory.diagnostics()
+        let server = try #require(diagnostics.server)
+        #expect(server.version.hasPrefix("7.") && server.role == "master")
+        #expect(server.usedMemory > 0 && server.maxMemoryPolicy == "noeviction" && !server.evictsKeys)
+        let session = try #require(diagnostics.tiers.first { $0.tier == .session })
+        #expect(session.liveEntries == 5 && session.adapter == .redis)
+        #expect(session.indexMembers["i"] == 5 && session.indexMembers["r"] == 5 && (session.indexMembers["x"] ?? 0) >= 15)
+        _ = try await memory.clear(tier: .session)
+        await memory.close()
+        let local = try Backend.inMemory.system()
+        _ = try await local.store("x", tier: .ephemeral)
+        let localDiagnostics = try await local.diagnostics()
+        #expect(localDiagnostics.server == nil)
+        #expect(localDiagnostics.tiers.first { $0.tier == .ephemeral }?.liveEntries == 1)
+    }
+}

@@ -117,6 +117,15 @@ public final class InMemoryAdapter: MemoryAdapter {
 
     public func close() async {}
 
+    /// Live entries, and the members of every index set (`all` plus tags, users, sessions and words together).
+    public func diagnostics(tier: MemoryTier, now: Date) async throws -> TierDiagnostics {
+        store.withTier(namespace, tier) { state in
+            state.prune(now: now)
+            let members = state.index.values.reduce(0) { $0 + $1.count }
+            return TierDiagnostics(tier: tier, adapter: .memory, liveEntries: state.entries.count, indexMembers: ["sets": members])
+        }
+    }
+
     /// The index sets of `tier` and the ids of its stored entries (expired ones included until pruned), for
     /// tests of the index invariants.
     package func indexSnapshot(tier: MemoryTier) -> (index: [RecallPlan.Source: Set<String>], entries: [String: MemoryEntry]) {

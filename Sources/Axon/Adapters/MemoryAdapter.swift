@@ -29,11 +29,18 @@ public protocol MemoryAdapter: Sendable {
     /// One bounded step of rebuilding `tier`'s indexes from its entries (see `MemorySystem.rebuildIndexes`), from
     /// `cursor` (`nil`: a new pass). Adapters whose indexes cannot diverge from their entries return at once.
     func rebuildIndexes(tier: MemoryTier, cursor: String?, now: Date) async throws -> RebuildStep
+    /// The tier's live entries and index sizes (`MemorySystem.diagnostics()`).
+    func diagnostics(tier: MemoryTier, now: Date) async throws -> TierDiagnostics
     /// Releases connections; later calls fail.
     func close() async
 }
 
 extension MemoryAdapter {
+    /// The tier's live entries and index sizes; adapters without indexes report the count alone.
+    public func diagnostics(tier: MemoryTier, now: Date) async throws -> TierDiagnostics {
+        TierDiagnostics(tier: tier, adapter: .memory, liveEntries: try await count(tier: tier, now: now), indexMembers: [:])
+    }
+
     /// Indexes that cannot diverge from their entries need no rebuild.
     public func rebuildIndexes(tier: MemoryTier, cursor: String?, now: Date) async throws -> RebuildStep {
         RebuildStep(restoredEntries: 0, droppedEntries: 0, next: nil)

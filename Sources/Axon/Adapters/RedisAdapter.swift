@@ -175,6 +175,22 @@ public final class RedisAdapter: MemoryAdapter {
         return SweepStep(expiredEntries: Int(try reply[0].int()), strayMembers: Int(try reply[1].int()), next: next == "0" ? nil : next)
     }
 
+    /// Live entries and the members of the tier's four index keys (one pipeline).
+    public func diagnostics(tier: MemoryTier, now: Date) async throws -> TierDiagnostics {
+        let replies = try await pool.pipeline([
+            RedisCommand("ZCOUNT", keys.tierIndex(tier), "(\(Milliseconds.of(now))", "+inf"), RedisCommand("ZCARD", keys.tierIndex(tier)),
+            RedisCommand("ZCARD", keys.priorityIndex(tier)), RedisCommand("HLEN", keys.rankingHash(tier)), RedisCommand("ZCARD", keys.lexIndex(tier)),
+        ]).map { try $0.checked().int() }
+        return TierDiagnostics(
+            tier: tier, adapter: .redis, liveEntries: Int(replies[0]),
+            indexMembers: ["i": Int(replies[1]), "p": Int(replies[2]), "r": Int(replies[3]), "x": Int(replies[4])])
+    }
+
+    /// The server's version, role, memory, eviction policy and slow log.
+    public func serverDiagnostics() async throws -> ServerDiagnostics {
+        try await ServerDiagnostics.read(from: pool)
+    }
+
     /// Works under any eviction policy: it is the repair.
     public func rebuildIndexes(tier: MemoryTier, cursor: String?, now: Date) async throws -> RebuildStep {
         let reply = try await MemoryScripts.rebuild.run(
