@@ -74,11 +74,13 @@ public final class MemorySystem: Sendable {
         public var sessionID: String?
         /// Free-form string metadata.
         public var metadata: [String: String]
+        /// A structured value, as JSON (see `MemoryEntry.value(as:)`).
+        public var value: Data?
 
         /// An item to store; the defaults match `store`.
         public init(
             _ text: String, importance: Double = 0.5, tier: MemoryTier = .ephemeral, tags: [String] = [],
-            userID: String? = nil, sessionID: String? = nil, metadata: [String: String] = [:]
+            userID: String? = nil, sessionID: String? = nil, metadata: [String: String] = [:], value: Data? = nil
         ) {
             self.text = text
             self.importance = importance
@@ -87,7 +89,32 @@ public final class MemorySystem: Sendable {
             self.userID = userID
             self.sessionID = sessionID
             self.metadata = metadata
+            self.value = value
         }
+    }
+
+    /// Stores `text` with a structured `value` (kept as JSON; read it back with `MemoryEntry.value(as:)`), and
+    /// returns the entry's id. An unencodable value is an `invalidArgument` error and nothing is written.
+    @discardableResult
+    public func store(
+        _ text: String, value: some Encodable, importance: Double = 0.5, tier: MemoryTier = .ephemeral, tags: [String] = [],
+        userID: String? = nil, sessionID: String? = nil, metadata: [String: String] = [:]
+    ) async throws -> String {
+        let json: Data
+        do {
+            json = try JSONEncoder.sorted.encode(value)
+        } catch {
+            throw MemoryError.invalidArgument("\(type(of: value)) could not be encoded as JSON: \(error)")
+        }
+        return try await storeReporting(Input(
+            text, importance: importance, tier: tier, tags: tags, userID: userID, sessionID: sessionID, metadata: metadata, value: json)).id
+    }
+
+    /// The entries of session `sessionID` in `tier` (or every configured tier), oldest first: the newest `limit` of
+    /// them, in the order they were stored. One recall on the session index (see `recall`).
+    public func history(sessionID: String, tier: MemoryTier? = nil, limit: Int = 100) async throws -> [MemoryEntry] {
+        let newest = try await recall("", tiers: tiers(tier), filter: MemoryFilter(sessionID: sessionID), limit: limit)
+        return newest.reversed()
     }
 
     /// Stores `text` and returns its id. Blank text, importance outside 0...1 or not finite, an empty tag, or
@@ -413,7 +440,7 @@ public final class MemorySystem: Sendable {
         return MemoryEntry(
             id: id, text: input.text, tier: input.tier, importance: input.importance, tags: tags, createdAt: now,
             expiresAt: Milliseconds.date(Milliseconds.of(now) + policy.ttlMilliseconds), lastAccessedAt: now,
-            userID: input.userID, sessionID: input.sessionID, metadata: input.metadata)
+            userID: input.userID, sessionID: input.sessionID, metadata: input.metadata, value: input.value)
     }
 
 

@@ -283,6 +283,38 @@ struct MemoryConformanceTests {
         await adapter.close()
     }
 
+    struct Turn: Codable, Equatable {
+        var role: String
+        var tokens: Int
+    }
+
+    @Test(arguments: Backend.withCluster)
+    func structuredValuesAndSessionHistory(backend: Backend) async throws {
+        let memory = try backend.system()
+        var turns: [String] = []
+        for index in 0..<6 {
+            turns.append(try await memory.store(
+                "turn \(index)", value: Turn(role: index % 2 == 0 ? "user" : "assistant", tokens: index * 10), tier: .session,
+                sessionID: "sess_abc123"))
+            _ = try await memory.store("another session \(index)", tier: .session, sessionID: "sess_other")
+            try await Task.sleep(for: .milliseconds(2))  // distinct creation times
+        }
+        let history = try await memory.history(sessionID: "sess_abc123", tier: .session)
+        #expect(history.map(\.id) == turns)
+        #expect(try history[1].value(as: Turn.self) == Turn(role: "assistant", tokens: 10))
+        #expect(try await memory.history(sessionID: "sess_abc123", limit: 2).map(\.id) == Array(turns.suffix(2)))
+        let fetched = try #require(try await memory.get(turns[2], tier: .session))
+        #expect(try fetched.value(as: Turn.self) == Turn(role: "user", tokens: 20))
+        #expect(throws: MemoryError.self) { _ = try fetched.value(as: [Int].self) }
+        #expect(try await memory.store("plain", tier: .session).isEmpty == false)
+        // Values survive export and import.
+        let copy = try backend.system()
+        _ = try await copy.import(try await memory.export(tier: .session))
+        #expect(try await copy.get(turns[4], tier: .session)?.value(as: Turn.self) == Turn(role: "user", tokens: 40))
+        await memory.close()
+        await copy.close()
+    }
+
     static func entry(id: String, tier: MemoryTier, tags: [String], now: Date, ttlMs: Int64) -> MemoryEntry {
         let ms = Int64((now.timeIntervalSince1970 * 1000).rounded())
         let created = Date(timeIntervalSince1970: Double(ms) / 1000)

@@ -2,7 +2,8 @@ import Foundation
 import Hiredis
 
 /// An entry as a Redis hash: `x` text, `i` importance, `c` created ms, `e` expiry ms, `l` last access ms,
-/// `a` access count, `u` user, `s` session, `k` tags (hex, comma-separated, in order), `m` metadata (JSON),
+/// `a` access count, `u` user, `s` session, `k` tags (hex, comma-separated, in order), `m` metadata (JSON), `v` the
+/// entry's structured value (JSON bytes),
 /// and for recall: `w` the text window's words (` a b c `), `g` each tag's words (`\n a b \n c \n`), `n` the
 /// entry's index sources (newline-separated). The store script writes `n` and `c` from its arguments. The id and tier are in the key.
 /// Numbers are written so that they read back exactly.
@@ -21,6 +22,7 @@ enum EntryCodec {
         if !entry.metadata.isEmpty, let json = try? JSONEncoder.sorted.encode(entry.metadata) {
             fields += ["m", Array(json)] as [any RedisArgument]
         }
+        if let value = entry.value { fields += ["v", value] as [any RedisArgument] }
         return fields
     }
 
@@ -38,7 +40,7 @@ enum EntryCodec {
     }
 
     /// The fields the scripts return for an entry, in this order (`read` in `Lua/helpers.lua`).
-    static let readOrder = ["x", "i", "c", "e", "l", "a", "u", "s", "k", "m"]
+    static let readOrder = ["x", "i", "c", "e", "l", "a", "u", "s", "k", "m", "v"]
 
     /// Decodes the fields of `readOrder` (a missing one is a null reply).
     static func entry(id: String, tier: MemoryTier, fields: [RedisReply]) throws -> MemoryEntry {
@@ -63,7 +65,8 @@ enum EntryCodec {
             id: id, text: try required(0).string(), tier: tier, importance: try required(1).double(), tags: tags,
             createdAt: Milliseconds.date(try required(2).int()), expiresAt: Milliseconds.date(try required(3).int()),
             lastAccessedAt: Milliseconds.date(try required(4).int()), accessCount: Int(try required(5).int()),
-            userID: try optional(6), sessionID: try optional(7), metadata: metadata)
+            userID: try optional(6), sessionID: try optional(7), metadata: metadata,
+            value: fields[10].isNull ? nil : Data(try fields[10].bytes()))
     }
 }
 

@@ -74,7 +74,7 @@ end
 
 -- An entry's fields in the order EntryCodec.readOrder decodes.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm')
+  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
 end
 
 -- An entry's ranking data, packed for the ranking hash.
@@ -192,7 +192,7 @@ end
 
 -- An entry's fields in the order EntryCodec.readOrder decodes.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm')
+  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
 end
 
 -- An entry's ranking data, packed for the ranking hash.
@@ -311,7 +311,7 @@ end
 
 -- An entry's fields in the order EntryCodec.readOrder decodes.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm')
+  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
 end
 
 -- An entry's ranking data, packed for the ranking hash.
@@ -440,7 +440,7 @@ end
 
 -- An entry's fields in the order EntryCodec.readOrder decodes.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm')
+  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
 end
 
 -- An entry's ranking data, packed for the ranking hash.
@@ -563,7 +563,7 @@ end
 
 -- An entry's fields in the order EntryCodec.readOrder decodes.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm')
+  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
 end
 
 -- An entry's ranking data, packed for the ranking hash.
@@ -710,7 +710,7 @@ end
 
 -- An entry's fields in the order EntryCodec.readOrder decodes.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm')
+  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
 end
 
 -- An entry's ranking data, packed for the ranking hash.
@@ -976,11 +976,11 @@ while returned < limit and #heap > 0 do
   heap[1] = heap[#heap]
   heap[#heap] = nil
   if #heap > 0 then down(1) end
-  local v = top.fields or redis.call('HMGET', eprefix .. top.id, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'w', 'g')
+  local v = top.fields or redis.call('HMGET', eprefix .. top.id, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v', 'w', 'g')
   top.fields = v
   if top.full then
     top.full = false
-    if not (string.find(v[11] or '', textPhrase, 1, true) or string.find(v[12] or '', tagPhrase, 1, true)) then
+    if not (string.find(v[12] or '', textPhrase, 1, true) or string.find(v[13] or '', tagPhrase, 1, true)) then
       top.rank = q
       heap[#heap + 1] = top
       up(#heap)
@@ -989,7 +989,7 @@ while returned < limit and #heap > 0 do
   end
   if v and v[1] then
     out[#out + 1] = top.id
-    out[#out + 1] = {unpack(v, 1, 10)}
+    out[#out + 1] = {unpack(v, 1, 11)}
     returned = returned + 1
   elseif v then
     -- The entry hash is gone (evicted): its ranking data and the members that led here go too.
@@ -1077,7 +1077,7 @@ end
 
 -- An entry's fields in the order EntryCodec.readOrder decodes.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm')
+  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
 end
 
 -- An entry's ranking data, packed for the ranking hash.
@@ -1243,7 +1243,7 @@ end
 
 -- An entry's fields in the order EntryCodec.readOrder decodes.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm')
+  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
 end
 
 -- An entry's ranking data, packed for the ranking hash.

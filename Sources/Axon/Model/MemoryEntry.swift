@@ -27,12 +27,14 @@ public struct MemoryEntry: Sendable, Hashable, Codable {
     public var sessionID: String?
     /// Free-form string metadata, filterable by equality.
     public var metadata: [String: String]
+    /// A structured value stored with the entry, as JSON (`MemorySystem.store(_:value:...)`, `value(as:)`).
+    public var value: Data?
 
     /// Creates an entry (used by adapters and imports; `MemorySystem.store` builds entries for you).
     public init(
         id: String, text: String, tier: MemoryTier, importance: Double, tags: [String], createdAt: Date,
         expiresAt: Date, lastAccessedAt: Date, accessCount: Int = 0, userID: String? = nil, sessionID: String? = nil,
-        metadata: [String: String] = [:]
+        metadata: [String: String] = [:], value: Data? = nil
     ) {
         self.id = id
         self.text = text
@@ -46,6 +48,18 @@ public struct MemoryEntry: Sendable, Hashable, Codable {
         self.userID = userID
         self.sessionID = sessionID
         self.metadata = metadata
+        self.value = value
+    }
+
+    /// The stored value decoded from JSON; `nil` when the entry has none. A value of another shape is an
+    /// `invalidArgument` error naming the type.
+    public func value<T: Decodable>(as type: T.Type) throws(MemoryError) -> T? {
+        guard let value else { return nil }
+        do {
+            return try JSONDecoder().decode(T.self, from: value)
+        } catch {
+            throw .invalidArgument("entry \(id)'s value is not a \(T.self): \(error)")
+        }
     }
 
     /// Whether the entry has expired at `now`.

@@ -65,7 +65,7 @@ end
 
 -- An entry's fields in the order EntryCodec.readOrder decodes.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm')
+  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
 end
 
 -- An entry's ranking data, packed for the ranking hash.
