@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 BENCH_ARGS ?=
 
-.PHONY: deps build release test chaos cluster-test sentinel-test bench warnings lua clean
+.PHONY: deps build release test chaos cluster-test sentinel-test bench warnings lua samples docs clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -14,11 +14,11 @@ build: deps
 release: deps
 	swift build -c release
 
-test: deps
+test: deps samples
 	./scripts/with-redis.sh ./scripts/with-cluster.sh swift test
 
 # The cluster suites alone, against a throwaway 3-primary, 3-replica cluster (the failover test starts its own).
-cluster-test: deps
+cluster-test: deps samples
 	./scripts/with-redis.sh ./scripts/with-cluster.sh swift test --filter "ClusterTests|MemoryConformance|Primitives"
 
 # The fault suite alone (it also runs in `make test`): kill -9 and restart under load, SIGSTOP, OOM, eviction,
@@ -27,7 +27,7 @@ chaos: deps
 	./scripts/with-redis.sh swift test --filter ChaosTests
 
 # The Sentinel suite alone: each test starts a primary, a replica and three sentinels of its own.
-sentinel-test: deps
+sentinel-test: deps samples
 	./scripts/with-redis.sh swift test --filter SentinelTests
 
 bench: deps
@@ -46,6 +46,20 @@ warnings: deps
 # Re-embeds Sources/Axon/Adapters/Lua/*.lua into MemoryScripts+Lua.swift (a test fails when it is stale).
 lua:
 	python3 scripts/embed-lua.py
+
+# Regenerates Tests/DocSamples/Samples.swift from the Swift samples of the README and the DocC articles, which
+# `make test` then compiles: a sample that no longer compiles fails the tests.
+samples:
+	python3 scripts/extract-samples.py
+
+# DocC documentation of both libraries into .build/docs/<Target> (static HTML); fails on any DocC warning.
+docs: deps
+	@mkdir -p .build/docs; for target in Hiredis Axon; do \
+	  out=$$(swift package --allow-writing-to-directory .build/docs generate-documentation --target $$target \
+	    --output-path .build/docs/$$target --transform-for-static-hosting --warnings-as-errors 2>&1) \
+	    || { echo "$$out"; exit 1; }; \
+	  echo "$$target: .build/docs/$$target"; \
+	done
 
 clean:
 	rm -rf .build

@@ -106,6 +106,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Every Swift sample of the README and the DocC articles, extracted by scripts/extract-samples.py and
+        // compiled (not run) so the documentation cannot drift from the API.
+        .testTarget(
+            name: "DocSamples",
+            dependencies: [
+                "Axon", "Hiredis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -95,12 +95,16 @@ public final class RedisConnectionPool: Sendable {
     /// Creates a pool; no connection opens until the first call.
     ///
     /// - Parameters:
+    ///   - configuration: where and how to connect (address, credentials, database, timeouts).
     ///   - maxConnections: at most this many connections (default 20).
     ///   - leaseTimeout: how long `withConnection` waits for a connection before `poolExhausted` (default 5 s).
     ///   - openWhenInFlightAtLeast: a shared caller opens another connection when the least-loaded one has
     ///     this many commands in flight (default 128: Redis runs commands on one thread, and deep pipelines
     ///     on few connections beat shallow ones on many; measured with axon-bench).
     ///   - idleCheckAfter: PING a connection idle this long before reusing it (default 30 s).
+    ///   - logger: connects, reconnects and failures are logged here (never a password).
+    ///   - telemetry: where command durations, spans and pool gauges go (default: swift-metrics' and
+    ///     swift-distributed-tracing's bootstrapped backends).
     public convenience init(
         configuration: RedisConfiguration,
         maxConnections: Int = 20,
