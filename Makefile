@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 BENCH_ARGS ?=
 
-.PHONY: deps build release test chaos cluster-test sentinel-test bench warnings lua samples docs clean
+.PHONY: deps build release test example-test chaos cluster-test sentinel-test bench warnings lua samples docs clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -16,6 +16,11 @@ release: deps
 
 test: deps samples
 	./scripts/with-redis.sh ./scripts/with-cluster.sh swift test
+	./scripts/with-redis.sh ./scripts/test-example.sh
+
+# Examples/agent-service (Hummingbird, Prometheus) built and driven over HTTP with curl (also part of `make test`).
+example-test: deps
+	./scripts/with-redis.sh ./scripts/test-example.sh
 
 # The cluster suites alone, against a throwaway 3-primary, 3-replica cluster (the failover test starts its own).
 cluster-test: deps samples
