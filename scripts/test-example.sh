@@ -6,7 +6,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 example="$root/Examples/agent-service"
-swift build --package-path "$example" 2>&1 | grep -E "error|warning: [^']|Build complete" || true
+if ! out=$(swift build --package-path "$example" 2>&1); then echo "$out" | tail -60 >&2; echo "agent-service did not build" >&2; exit 1; fi
+grep -E "warning: [^']|Build complete" <<<"$out" || true
 binary="$(swift build --package-path "$example" --show-bin-path)/AgentService"
 [ -x "$binary" ] || { echo "agent-service did not build" >&2; exit 1; }
 

@@ -61,8 +61,8 @@ enum DocSamples {
 
         // Session management
         let sessionID = "sess_abc123"
-        try await memory.store("User logged in: u1", importance: 0.4, tier: .session, tags: [sessionID, "u1"])
-        let session = try await memory.recall("", tier: .session, filter: MemoryFilter(tags: [sessionID]))
+        try await memory.store("User logged in: u1", importance: 0.4, tier: .session, userID: "u1", sessionID: sessionID)
+        let session = try await memory.recall("logged in", tier: .session, filter: MemoryFilter(sessionID: sessionID))
         let transcript = try await memory.history(sessionID: sessionID)      // entries stored with sessionID:, oldest first
 
         // Cache warming
