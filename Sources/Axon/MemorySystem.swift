@@ -142,20 +142,77 @@ public final class MemorySystem: Sendable {
         }
     }
 
-    /// Stores every item (validated first: one bad item writes nothing) and returns their ids in order.
+    /// Stores every item and returns their ids in order. Every item is validated first (one bad item writes
+    /// nothing); the stores then travel pipelined (`RedisAdapter`: one round trip per 256 entries), each entry atomic
+    /// and in order, so a later entry of the batch may evict an earlier one under the session cap. If Redis fails
+    /// any of them, the entries the batch wrote are forgotten again before the error is thrown (entries it replaced
+    /// are not restored): a batch either completes or leaves nothing of itself.
     public func storeBatch(_ inputs: [Input]) async throws -> [String] {
         try await observed("storeBatch", tier: nil) {
             let now = Milliseconds.truncated(Date())
-            let prepared = try inputs.map { input -> (any MemoryAdapter, TierPolicy, MemoryEntry) in
+            let prepared = try inputs.map { input -> PreparedStore in
                 let (adapter, policy) = try resolve(input.tier)
-                return (adapter, policy, try makeEntry(input, now: now, policy: policy))
+                return PreparedStore(adapter: adapter, policy: policy, entry: try makeEntry(input, now: now, policy: policy))
             }
-            for (adapter, policy, entry) in prepared {
-                _ = try await perform { try await adapter.store(entry, policy: policy, now: now) }
+            for (tier, ids) in try await storeAllOrUndo(prepared, now: now, operation: "storeBatch") {
+                telemetry?.count("axon.memory.evictions", tier: tier, ids.count)
             }
-            return prepared.map(\.2.id)
-    
+            return prepared.map(\.entry.id)
         }
+    }
+
+    /// An entry ready to store, with where it goes.
+    private struct PreparedStore {
+        let adapter: any MemoryAdapter
+        let policy: TierPolicy
+        let entry: MemoryEntry
+    }
+
+    /// Stores `prepared` (already validated) through each adapter's `storeAll`, in order, and returns the ids the
+    /// stores evicted, by tier. If any store fails, forgets the entries this call wrote, then throws a `storage` error
+    /// saying which entry failed and whether the undo was complete (an error before anything was written is thrown
+    /// as it is).
+    private func storeAllOrUndo(_ prepared: [PreparedStore], now: Date, operation: String) async throws -> [MemoryTier: Set<String>] {
+        var groups: [(adapter: any MemoryAdapter, items: [PreparedStore])] = []
+        for item in prepared {
+            if let index = groups.firstIndex(where: { $0.adapter as AnyObject === item.adapter as AnyObject }) {
+                groups[index].items.append(item)
+            } else {
+                groups.append((item.adapter, [item]))
+            }
+        }
+        var written: [PreparedStore] = []
+        var evicted: [MemoryTier: Set<String>] = [:]
+        var failure: (position: Int, error: MemoryError)?
+        for group in groups {
+            let results: [Result<[String], any Error>]
+            do {
+                results = try await group.adapter.storeAll(group.items.map(\.entry), policies: group.items.map(\.policy), now: now)
+            } catch {
+                if written.isEmpty { throw MemoryError.storage(error) }
+                failure = failure ?? (written.count + 1, MemoryError.storage(error))
+                break
+            }
+            for (item, result) in zip(group.items, results) {
+                switch result {
+                case .success(let ids):
+                    written.append(item)
+                    evicted[item.entry.tier, default: []].formUnion(ids)
+                case .failure(let error):
+                    if failure == nil { failure = (prepared.firstIndex { $0.entry.id == item.entry.id }.map { $0 + 1 } ?? 0, MemoryError.storage(error)) }
+                }
+            }
+        }
+        guard let (position, error) = failure else { return evicted }
+        var undone = 0
+        for item in written where (try? await item.adapter.forget(id: item.entry.id, tier: item.entry.tier, now: now)) != nil {
+            undone += 1
+        }
+        let outcome = undone == written.count
+            ? "the \(written.count) entries it had written were removed"
+            : "\(written.count - undone) of the \(written.count) entries it had written may remain"
+        throw MemoryError(.storage, "\(operation) failed at entry \(position) of \(prepared.count) (\(error.message)); \(outcome)",
+                          redisError: error.redisError)
     }
 
     /// Entries matching `query` in `tier` (or every configured tier), filtered, ranked (see README: Recall),
@@ -353,7 +410,8 @@ public final class MemorySystem: Sendable {
     /// imports as it exported; blank lines are skipped; a malformed line is an `invalidArgument` naming its
     /// physical line number, and nothing is written. Entries already expired are skipped; an entry's remaining
     /// TTL is cut to its tier's TTL; an id that appears twice is stored once (the later line wins). The tier's cap
-    /// applies as for `store`, so the count returned leaves out entries the cap evicted. If a write fails, the
+    /// applies as for `store`, so the count returned leaves out entries the cap evicted. The stores travel pipelined
+    /// as in `storeBatch`. If a write fails, the
     /// entries this import wrote are forgotten again before the error is thrown (entries it replaced are not
     /// restored), so an import either completes or leaves nothing of itself.
     @discardableResult
@@ -382,27 +440,12 @@ public final class MemorySystem: Sendable {
                 }
                 entries[entry.id] = (entries[entry.id]?.position ?? lineNumber, entry)
             }
-            var written: [(any MemoryAdapter, MemoryEntry)] = []
-            var evicted: Set<String> = []
-            for (_, entry) in entries.values.sorted(by: { $0.position < $1.position }) {
+            let prepared = try entries.values.sorted(by: { $0.position < $1.position }).map { _, entry in
                 let (adapter, policy) = try resolve(entry.tier)
-                do {
-                    evicted.formUnion(try await adapter.store(entry, policy: policy, now: now))
-                    written.append((adapter, entry))
-                } catch {
-                    let failure = MemoryError.storage(error)
-                    var undone = 0
-                    for (adapter, entry) in written {
-                        if (try? await adapter.forget(id: entry.id, tier: entry.tier, now: now)) != nil { undone += 1 }
-                    }
-                    let outcome = undone == written.count
-                        ? "the \(written.count) entries it had written were removed"
-                        : "\(written.count - undone) of the \(written.count) entries it had written may remain"
-                    throw MemoryError(.storage, "import failed at entry \(written.count + 1) of \(entries.count) (\(failure.message)); \(outcome)",
-                                      redisError: failure.redisError)
-                }
+                return PreparedStore(adapter: adapter, policy: policy, entry: entry)
             }
-            return written.filter { !evicted.contains($0.1.id) }.count
+            let evicted = try await storeAllOrUndo(prepared, now: now, operation: "import").values.reduce(into: Set<String>()) { $0.formUnion($1) }
+            return prepared.filter { !evicted.contains($0.entry.id) }.count
     
         }
     }
@@ -463,8 +506,8 @@ public final class MemorySystem: Sendable {
 }
 
 /// JSON Lines coding of entries: dates as integer milliseconds since 1970 (exact), keys sorted.
-enum MemoryEntryJSON {
-    static var encoder: JSONEncoder {
+package enum MemoryEntryJSON {
+    package static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
@@ -474,7 +517,7 @@ enum MemoryEntryJSON {
         return encoder
     }
 
-    static var decoder: JSONDecoder {
+    package static var decoder: JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             Milliseconds.date(try decoder.singleValueContainer().decode(Int64.self))

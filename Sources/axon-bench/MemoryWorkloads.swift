@@ -68,6 +68,8 @@ enum MemoryWorkloads {
                 BaselineCommand(
                     key: "memory.forget", commands: [try await adapter.forgetCommand(id: BaselineCommand.uniqueMarker, tier: .ephemeral, now: Date())])
             },
+            batchRow(memory: memory, adapter: adapter, policy: ephemeralPolicy),
+            importRow(pool: pool, run: String(run), session: session),
         ]
         for tier in tiers {
             let label = tier.label
@@ -117,6 +119,64 @@ enum MemoryWorkloads {
             })
         }
         return (workloads, setup)
+    }
+
+    /// `storeBatch` of 100 entries per operation (one caller), against the C client writing the same 100 store
+    /// scripts in one pipeline (fresh ids per operation on both sides).
+    static func batchRow(memory: MemorySystem, adapter: RedisAdapter, policy: TierPolicy) -> Workload {
+        let inputs = (0..<100).map { MemorySystem.Input("batch entry \($0) from a worker", importance: 0.5, tier: .ephemeral, tags: ["bench"]) }
+        return Workload(group: "memory", name: "memory.storeBatch.100", baseline: nil, fixedConcurrency: 1) { concurrency, limits in
+            try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { _ in
+                _ = try await memory.storeBatch(inputs)
+            }
+        }.comparedWith("memory.storeBatch.100") {
+            let now = Date()
+            var commands: [RedisCommand] = []
+            for (index, input) in inputs.enumerated() {
+                let entry = MemoryEntry(
+                    id: BaselineCommand.uniqueMarker + "b\(index)", text: input.text, tier: .ephemeral, importance: 0.5, tags: ["bench"],
+                    createdAt: now, expiresAt: now + 60, lastAccessedAt: now)
+                commands.append(try await adapter.storeCommand(entry, policy: policy, now: now))
+            }
+            return BaselineCommand(key: "memory.storeBatch.100", commands: commands, pipelined: true)
+        }
+    }
+
+    /// `import` of a 1,000-line export per operation (one caller; the same ids each time, so every operation after
+    /// the first replaces them), against the C client writing the same 1,000 store scripts in one pipeline.
+    static func importRow(pool: RedisConnectionPool, run: String, session: SessionPolicy) -> Workload {
+        let source = RedisAdapter(pool: pool, namespace: "bench-export-\(run)")
+        let target = RedisAdapter(pool: pool, namespace: "bench-import-\(run)")
+        let exported = Mutex<String?>(nil)
+        @Sendable func export() async throws -> String {
+            if let text = exported.withLock({ $0 }) { return text }
+            let system = try MemorySystem(config: MemoryConfig(session: session), redis: source)
+            _ = try await system.storeBatch((0..<1000).map {
+                .init("imported entry \($0) about w\($0 % 97) and c\($0 % 13)", importance: 0.5, tier: .session, tags: ["t\($0 % 20)"])
+            })
+            let text = try await system.export(tier: .session)
+            _ = try await system.clear(tier: .session)
+            exported.withLock { $0 = text }
+            return text
+        }
+        return Workload(group: "memory", name: "memory.import.1000", baseline: nil, fixedConcurrency: 1) { concurrency, limits in
+            let text = try await export()
+            let system = try MemorySystem(config: MemoryConfig(session: session), redis: target)
+            let measurement = try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { _ in
+                guard try await system.import(text) == 1000 else { throw BenchError("memory.import.1000 did not import 1000 entries") }
+            }
+            _ = try await system.clear(tier: .session)
+            return measurement
+        }.comparedWith("memory.import.1000") {
+            let now = Date()
+            var commands: [RedisCommand] = []
+            for line in try await export().split(separator: "\n") {
+                var entry = try MemoryEntryJSON.decoder.decode(MemoryEntry.self, from: Data(line.utf8))
+                entry.expiresAt = min(entry.expiresAt, now + 3600)
+                commands.append(try await target.storeCommand(entry, policy: session.tierPolicy, now: now))
+            }
+            return BaselineCommand(key: "memory.import.1000", commands: commands, pipelined: true)
+        }
     }
 
     /// A recall row and its baseline: the same script call from the C client.

@@ -17,6 +17,10 @@ enum Report {
                 }
             }
         }
+        if let batch = row("memory.storeBatch.100", 1), let single = row("memory.store", 1), single.opsPerSecond > 0 {
+            lines.append(String(
+                format: "| memory.storeBatch.100 entries/s / memory.store ops/s (1 caller) | %.2f |", batch.opsPerSecond * 100 / single.opsPerSecond))
+        }
         for concurrency in Set(results.map(\.concurrency)).sorted() {
             if let indexed = row("memory.store.words10", concurrency), let plain = row("memory.store.words10.noindex", concurrency),
                plain.opsPerSecond > 0 {

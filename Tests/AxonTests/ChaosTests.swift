@@ -162,6 +162,21 @@ struct ChaosTests {
         #expect(try Self.layoutProblems(server, namespace: namespace).isEmpty)
         #expect(try await memory.count(tier: .session) == stored.count)
         #expect(try await memory.get(stored[0], tier: .session) != nil)
+        // A pipelined batch that runs out of memory part-way: the entries it wrote are removed again.
+        for id in stored.suffix(20) { try await memory.forget(id, tier: .session) }
+        let before = try await memory.count(tier: .session)
+        let batch = (0..<50).map { MemorySystem.Input("batch \($0) \(text)", tier: .session, tags: ["big"]) }
+        do {
+            _ = try await memory.storeBatch(batch)
+            Issue.record("the batch should have run out of memory")
+        } catch let error as MemoryError {
+            #expect(error.code == .storage)
+            #expect(error.redisError?.serverErrorPrefix == "OOM", "\(error)")
+            #expect(error.message.contains("storeBatch failed at entry") && error.message.contains("were removed"), "\(error)")
+            #expect(!error.message.contains("failed at entry 1 of"), "some of the batch should have fit: \(error)")
+        }
+        #expect(try await memory.count(tier: .session) == before)
+        #expect(try Self.layoutProblems(server, namespace: namespace).isEmpty)
         await memory.close()
     }
 

@@ -146,6 +146,25 @@ struct MemoryConformanceTests {
     }
 
     @Test(arguments: Backend.withCluster)
+    func storeBatchStoresInOrderAcrossPipelinesAndTiers(backend: Backend) async throws {
+        // 600 entries: more than two pipelines' worth, both tiers interleaved, a cap that evicts within the batch.
+        let memory = try backend.system(sessionCap: 100)
+        let inputs = (0..<600).map { index in
+            MemorySystem.Input("entry \(index)", tier: index % 3 == 0 ? .ephemeral : .session, tags: ["n\(index)"])
+        }
+        let ids = try await memory.storeBatch(inputs)
+        #expect(ids.count == 600 && Set(ids).count == 600)
+        #expect(try await memory.count(tier: .ephemeral) == 200)
+        #expect(try await memory.count(tier: .session) == 100)
+        // Equal importance: the cap kept the newest 100 session entries, so the batch ran in order.
+        let session = try await memory.recall("", tier: .session, limit: 100).map(\.text)
+        let expected = (0..<600).filter { $0 % 3 != 0 }.suffix(100).map { "entry \($0)" }
+        #expect(Set(session) == Set(expected))
+        #expect(try await memory.get(ids[0], tier: .ephemeral)?.tags == ["n0"])
+        await memory.close()
+    }
+
+    @Test(arguments: Backend.withCluster)
     func invalidInputWritesNothing(backend: Backend) async throws {
         let memory = try backend.system()
         for (text, importance) in [("   ", 0.5), ("ok", Double.nan), ("ok", 1.5), ("ok", -0.1), ("ok", Double.infinity)] {

@@ -208,6 +208,15 @@ struct ConnectionFailureTests {
         await #expect(throws: RedisError.self) { try await connection.send(command) }
         #expect(try await script.run(on: connection, keys: ["k"], arguments: ["a"]) == expected)
         #expect(try await connection.send("SCRIPT", "EXISTS", digest) == .array([.integer(1)]))
+        // runAll: one pipeline, replies in order, an error reply in place; after a flush, reloaded and resent once.
+        let calls: [(keys: [any RedisArgument], arguments: [any RedisArgument])] = (0..<5).map { (["k\($0)"], ["a\($0)"]) }
+        let replies = (0..<5).map { RedisReply.array([.bulk(Array("k\($0)".utf8)), .bulk(Array("a\($0)".utf8))]) }
+        #expect(try await script.runAll(on: connection, calls: calls) == replies)
+        _ = try await connection.send("SCRIPT", "FLUSH")
+        #expect(try await script.runAll(on: connection, calls: calls) == replies)
+        let failing = RedisScript("if ARGV[1] == 'bad' then return redis.error_reply('ERR bad argument') end return ARGV[1]")
+        let mixed = try await failing.runAll(on: connection, calls: [([], ["ok"]), ([], ["bad"]), ([], ["fine"])])
+        #expect(mixed == [.bulk(Array("ok".utf8)), .error("ERR bad argument"), .bulk(Array("fine".utf8))])
         await connection.close()
     }
 }

@@ -9,6 +9,10 @@ public protocol MemoryAdapter: Sendable {
     /// Stores `entry` (replacing one with the same id), applies `policy.maxEntries` by evicting the lowest
     /// importance, oldest first, and returns the evicted ids.
     func store(_ entry: MemoryEntry, policy: TierPolicy, now: Date) async throws -> [String]
+    /// Stores each of `entries` as `store` does (each atomically, in order; `policies[i]` is the policy of
+    /// `entries[i]`'s tier) and returns, per entry, the ids its store evicted or the error it failed with. Adapters
+    /// may send them together: `RedisAdapter` pipelines them, `RedisAdapter.batchPipelineSize` per round trip.
+    func storeAll(_ entries: [MemoryEntry], policies: [TierPolicy], now: Date) async throws -> [Result<[String], any Error>]
     /// The live entry, recording the access (count and time) and, with `policy.refreshOnRead`, moving its
     /// expiry to `now + ttl` when that is later.
     func get(id: String, tier: MemoryTier, policy: TierPolicy, now: Date) async throws -> MemoryEntry?
@@ -36,6 +40,23 @@ public protocol MemoryAdapter: Sendable {
 }
 
 extension MemoryAdapter {
+    /// One `store` after the other.
+    public func storeAll(_ entries: [MemoryEntry], policies: [TierPolicy], now: Date) async throws -> [Result<[String], any Error>] {
+        guard entries.count == policies.count else {
+            throw MemoryError.invalidArgument("storeAll got \(entries.count) entries and \(policies.count) policies")
+        }
+        var results: [Result<[String], any Error>] = []
+        results.reserveCapacity(entries.count)
+        for (entry, policy) in zip(entries, policies) {
+            do {
+                results.append(.success(try await store(entry, policy: policy, now: now)))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
+    }
+
     /// The tier's live entries and index sizes; adapters without indexes report the count alone.
     public func diagnostics(tier: MemoryTier, now: Date) async throws -> TierDiagnostics {
         TierDiagnostics(tier: tier, adapter: .memory, liveEntries: try await count(tier: tier, now: now), indexMembers: [:])

@@ -112,6 +112,37 @@ public final class RedisAdapter: MemoryAdapter {
         return try await storeCall(entry, policy: policy, now: now).run(on: pool).array().map { try $0.string() }
     }
 
+    /// Entries per pipeline of `storeAll` (`storeBatch`, `import`): one round trip per this many entries.
+    package static let batchPipelineSize = 256
+
+    /// Validates every entry first (an invalid one sends nothing), then sends the store scripts pipelined,
+    /// `batchPipelineSize` per round trip, in order. Each entry's store is atomic; one that fails (an OOM, say) does
+    /// not stop the others.
+    public func storeAll(_ entries: [MemoryEntry], policies: [TierPolicy], now: Date) async throws -> [Result<[String], any Error>] {
+        guard entries.count == policies.count else {
+            throw MemoryError.invalidArgument("storeAll got \(entries.count) entries and \(policies.count) policies")
+        }
+        for (entry, policy) in zip(entries, policies) {
+            try policy.validate()
+            try entry.validate(now: now)
+        }
+        guard !entries.isEmpty else { return [] }
+        try await eviction.check(pool)
+        var results: [Result<[String], any Error>] = []
+        results.reserveCapacity(entries.count)
+        for start in stride(from: 0, to: entries.count, by: Self.batchPipelineSize) {
+            let range = start..<min(start + Self.batchPipelineSize, entries.count)
+            let calls = range.map { index in
+                let call = storeCall(entries[index], policy: policies[index], now: now)
+                return (keys: call.keys, arguments: call.arguments)
+            }
+            for reply in try await MemoryScripts.store.runAll(on: pool, calls: calls) {
+                results.append(Result { try reply.checked().array().map { try $0.string() } })
+            }
+        }
+        return results
+    }
+
     public func get(id: String, tier: MemoryTier, policy: TierPolicy, now: Date) async throws -> MemoryEntry? {
         try policy.validate()
         try await eviction.check(pool)

@@ -33,6 +33,26 @@ public final class RedisScript: Sendable {
         evalsha(try await digest(on: client), keys: keys, arguments: arguments)
     }
 
+    /// Runs the script once per element of `calls` in one pipeline (one round trip on one connection; on a cluster,
+    /// one per node) and returns the replies in order, error replies as `.error` elements. Calls that met
+    /// `NOSCRIPT` (they did not run) are resent once after the script is reloaded.
+    public func runAll(
+        on client: some RedisClient, calls: [(keys: [any RedisArgument], arguments: [any RedisArgument])]
+    ) async throws -> [RedisReply] {
+        guard !calls.isEmpty else { return [] }
+        var digest = try await digest(on: client)
+        var replies = try await client.pipeline(calls.map { evalsha(digest, keys: $0.keys, arguments: $0.arguments) })
+        let missing = replies.indices.filter { index in
+            if case .error(let message) = replies[index] { return message.hasPrefix("NOSCRIPT") }
+            return false
+        }
+        guard !missing.isEmpty else { return replies }
+        digest = try await load(on: client)
+        let resent = try await client.pipeline(missing.map { evalsha(digest, keys: calls[$0].keys, arguments: calls[$0].arguments) })
+        for (index, reply) in zip(missing, resent) { replies[index] = reply }
+        return replies
+    }
+
     private func digest(on client: some RedisCommandSender) async throws -> String {
         if let known = sha.withLock({ $0 }) { return known }
         return try await load(on: client)
