@@ -4,7 +4,7 @@ import Synchronization
 import Tracing
 
 /// The memory layer's metrics and spans: `axon.memory.operation.duration` (timer; dimensions
-/// `axon.memory.operation` = store, get, forget, recall, count, clear, sweep, rebuild, export, import,
+/// `axon.memory.operation` = store, storeBatch, get, forget, recall, count, clear, sweep, rebuild, export, import, diagnostics,
 /// `axon.memory.tier`, and for recall `axon.memory.recall.kind` = text, tag, user, session or list), and the counters
 /// `axon.memory.evictions` (entries the session cap evicted), `axon.memory.index.pruned` (expired entries and stray
 /// index members removed by sweeps) and `axon.memory.sweeps`. Spans are named `memory.<operation>` with the same
