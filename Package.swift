@@ -32,10 +32,17 @@ let package = Package(
             path: "Modules/CHiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
+        // OpenSSL for TLS connections (Debian's libssl-dev); hiredis 0.14 has no TLS of its own.
+        .systemLibrary(
+            name: "COpenSSL",
+            path: "Modules/COpenSSL",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(
             name: "Hiredis",
             dependencies: [
                 "CHiredis",
+                "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Metrics", package: "swift-metrics"),

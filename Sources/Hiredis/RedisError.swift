@@ -20,6 +20,10 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         /// AUTH was rejected, or the server demands a password that was not configured.
         public static let authenticationFailed = Code("authenticationFailed")
         /// Redis answered with an error reply (`WRONGTYPE`, `OOM`, `NOSCRIPT`, ...).
+        /// A TLS handshake failed: the peer does not speak TLS, wants a client certificate, or shares no protocol.
+        public static let tlsHandshakeFailed = Code("tlsHandshakeFailed")
+        /// The server's TLS certificate failed verification (unknown CA, expired, wrong name).
+        public static let certificateRejected = Code("certificateRejected")
         public static let serverError = Code("serverError")
         /// The byte stream from the server could not be parsed.
         public static let protocolError = Code("protocolError")

@@ -52,7 +52,11 @@ struct RedisConfigurationTests {
         ["REDIS_DB": "one"],
         ["REDIS_HOST": ""],
         ["REDIS_URL": "http://localhost"],
-        ["REDIS_URL": "rediss://localhost"],
+        ["REDIS_URL": "rediss:///tmp/redis.sock"],
+        ["REDIS_URL": "unix:///tmp/redis.sock", "REDIS_TLS": "1"],
+        ["REDIS_TLS_CA_FILE": "/ca.pem"],
+        ["REDIS_TLS": "maybe"],
+        ["REDIS_URL": "rediss://localhost", "REDIS_TLS_CERT_FILE": "/client.pem"],
         ["REDIS_URL": "redis://:topsecret@localhost/notadb"],
         ["REDIS_URL": "redis://:topsecret@:6379"],
         ["REDIS_URL": "unix://"],
@@ -66,6 +70,32 @@ struct RedisConfigurationTests {
             #expect(error.code == .invalidArgument)
             #expect(!error.message.contains("topsecret"))
         }
+    }
+
+    @Test func tlsFromURLsAndEnvironment() throws {
+        let plain = try RedisConfiguration.fromEnvironment(["REDIS_URL": "redis://h:1"])
+        #expect(plain.tls == nil)
+        let url = try RedisConfiguration.fromEnvironment(["REDIS_URL": "rediss://:pw@cache.example.com:6380/2"])
+        #expect(url.tls == RedisTLSConfiguration())
+        #expect(url.endpoint == .tcp(host: "cache.example.com", port: 6380) && url.database == 2)
+        let environment = try RedisConfiguration.fromEnvironment([
+            "REDIS_HOST": "127.0.0.1", "REDIS_TLS": "yes", "REDIS_TLS_CA_FILE": "/ca.pem", "REDIS_TLS_SERVER_NAME": "redis.internal",
+            "REDIS_TLS_CERT_FILE": "/client.pem", "REDIS_TLS_KEY_FILE": "/client.key",
+        ])
+        #expect(environment.tls == RedisTLSConfiguration(
+            caFile: "/ca.pem", serverName: "redis.internal", certificateFile: "/client.pem", keyFile: "/client.key"))
+        #expect("\(environment)".contains("caFile: /ca.pem") && !"\(environment)".contains("/client.key"))
+        let insecure = try RedisConfiguration.fromEnvironment(["REDIS_URL": "rediss://h", "REDIS_TLS_INSECURE_SKIP_VERIFY": "1"])
+        #expect(insecure.tls?.verification == .insecureNoVerification)
+        #expect("\(insecure)".contains("OFF"))
+        #expect(try RedisConfiguration.fromEnvironment(["REDIS_URL": "rediss://h", "REDIS_TLS": "0"]).tls == nil)
+        let cluster = try #require(try RedisClusterConfiguration.fromEnvironment(["REDIS_URL": "rediss+cluster://127.0.0.1:7000,127.0.0.1:7001"]))
+        #expect(cluster.node.tls != nil && cluster.seeds.count == 2)
+        let sentinel = try #require(try RedisSentinelConfiguration.fromEnvironment([
+            "REDIS_SENTINELS": "127.0.0.1:26379", "REDIS_SENTINEL_MASTER": "m", "REDIS_TLS": "1", "REDIS_TLS_CA_FILE": "/ca.pem",
+        ]))
+        #expect(sentinel.node.tls?.caFile == "/ca.pem" && sentinel.sentinelTLS == sentinel.node.tls)
+        #expect(try RedisSentinelConfiguration(url: "rediss+sentinel://127.0.0.1:26379/m").sentinelTLS != nil)
     }
 
     @Test func descriptionNeverShowsThePassword() throws {

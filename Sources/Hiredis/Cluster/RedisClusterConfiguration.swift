@@ -23,16 +23,17 @@ public struct RedisClusterConfiguration: Sendable, Hashable, CustomStringConvert
         self.topologyRefreshInterval = topologyRefreshInterval
     }
 
-    /// Parses `redis+cluster://[[user]:password@]host1:port1,host2:port2[,...]`. The message of a malformed URL
-    /// never repeats it (it may carry a password).
+    /// Parses `redis+cluster://[[user]:password@]host1:port1,host2:port2[,...]` (`rediss+cluster://`: every node over
+    /// TLS with the default settings). The message of a malformed URL never repeats it (it may carry a password).
     public init(url: String) throws(RedisError) {
-        let scheme = "redis+cluster://"
-        guard url.lowercased().hasPrefix(scheme) else {
-            throw RedisError(.invalidArgument, "a cluster URL starts with redis+cluster://, e.g. redis+cluster://h1:7000,h2:7001")
+        let lowered = url.lowercased()
+        guard let scheme = ["redis+cluster://", "rediss+cluster://"].first(where: { lowered.hasPrefix($0) }) else {
+            throw RedisError(.invalidArgument, "a cluster URL starts with redis+cluster:// (or rediss+cluster:// for TLS), e.g. redis+cluster://h1:7000,h2:7001")
         }
         var rest = Substring(url.dropFirst(scheme.count))
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
         var node = RedisConfiguration()
+        if scheme.hasPrefix("rediss") { node.tls = RedisTLSConfiguration() }
         if let at = rest.lastIndex(of: "@") {
             let userInfo = rest[..<at]
             rest = rest[rest.index(after: at)...]
@@ -47,8 +48,8 @@ public struct RedisClusterConfiguration: Sendable, Hashable, CustomStringConvert
         try self.init(nodeList: rest, template: node)
     }
 
-    /// Reads `REDIS_CLUSTER_NODES` (`host:port,host:port`) or a `redis+cluster://` `REDIS_URL`, with
-    /// `REDIS_USERNAME` and `REDIS_PASSWORD` for every node; `nil` when neither is set.
+    /// Reads `REDIS_CLUSTER_NODES` (`host:port,host:port`) or a `redis+cluster://` (`rediss+cluster://`) `REDIS_URL`,
+    /// with `REDIS_USERNAME`, `REDIS_PASSWORD` and the `REDIS_TLS*` variables for every node; `nil` when neither is set.
     public static func fromEnvironment(
         _ environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(RedisError) -> RedisClusterConfiguration? {
@@ -59,7 +60,7 @@ public struct RedisClusterConfiguration: Sendable, Hashable, CustomStringConvert
             } catch {
                 throw RedisError(.invalidArgument, "REDIS_CLUSTER_NODES: \(error.message)")
             }
-        } else if let url = environment["REDIS_URL"], url.lowercased().hasPrefix("redis+cluster://") {
+        } else if let url = environment["REDIS_URL"], url.lowercased().hasPrefix("redis+cluster://") || url.lowercased().hasPrefix("rediss+cluster://") {
             do {
                 configuration = try RedisClusterConfiguration(url: url)
             } catch {
@@ -70,6 +71,7 @@ public struct RedisClusterConfiguration: Sendable, Hashable, CustomStringConvert
         }
         if let password = environment["REDIS_PASSWORD"], !password.isEmpty { configuration.node.password = password }
         if let username = environment["REDIS_USERNAME"], !username.isEmpty { configuration.node.username = username }
+        configuration.node.tls = try RedisTLSConfiguration.fromEnvironment(environment, base: configuration.node.tls)
         return configuration
     }
 

@@ -35,6 +35,8 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// Limit for the oldest in-flight command; when it passes, the connection closes and every in-flight
     /// command fails with `commandTimeout`. `nil` waits forever (for long blocking commands).
     public var commandTimeout: Duration?
+    /// TLS settings; `nil` for a plaintext connection (TCP only). Set by `rediss://` URLs and `REDIS_TLS*` variables.
+    public var tls: RedisTLSConfiguration?
 
     /// A TCP configuration. Defaults: `localhost:6379`, database 0, 5 s to connect, 30 s per command.
     public init(
@@ -45,9 +47,11 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
         database: Int = 0,
         clientName: String? = nil,
         connectTimeout: Duration = .seconds(5),
-        commandTimeout: Duration? = .seconds(30)
+        commandTimeout: Duration? = .seconds(30),
+        tls: RedisTLSConfiguration? = nil
     ) {
         self.endpoint = .tcp(host: host, port: port)
+        self.tls = tls
         self.username = username
         self.password = password
         self.database = database
@@ -79,6 +83,7 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
         if let clientName { parts.append("clientName: \(clientName)") }
         parts.append("connectTimeout: \(connectTimeout)")
         parts.append("commandTimeout: \(commandTimeout.map { "\($0)" } ?? "none")")
+        if let tls { parts.append("tls: \(tls)") }
         return "RedisConfiguration(\(parts.joined(separator: ", ")))"
     }
 
@@ -96,6 +101,10 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
                 throw RedisError(.invalidArgument, "the Unix socket path is empty or contains a NUL byte")
             }
         }
+        if let tls {
+            guard case .tcp = endpoint else { throw RedisError(.invalidArgument, "TLS needs a TCP endpoint, not a Unix socket") }
+            try tls.validate()
+        }
         guard database >= 0 else { throw RedisError(.invalidArgument, "database \(database) is negative") }
         guard connectTimeout > .zero else { throw RedisError(.invalidArgument, "the connect timeout must be positive") }
         if let commandTimeout, commandTimeout <= .zero {
@@ -111,10 +120,12 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
 
 extension RedisConfiguration {
     /// Reads the process environment: `REDIS_URL` first, then `REDIS_HOST`, `REDIS_PORT`, `REDIS_PASSWORD`,
-    /// `REDIS_USERNAME` and `REDIS_DB`, each overriding that part of the URL. Unset variables keep the defaults;
-    /// malformed ones throw `invalidArgument` naming the variable (never echoing a password).
+    /// `REDIS_USERNAME` and `REDIS_DB`, each overriding that part of the URL, then the TLS variables (`REDIS_TLS`,
+    /// `REDIS_TLS_CA_FILE`, … see `RedisTLSConfiguration`). Unset variables keep the defaults; malformed ones throw
+    /// `invalidArgument` naming the variable (never echoing a password).
     ///
-    /// `REDIS_URL` forms: `redis://[[user]:password@]host[:port][/db]` and `unix://[[user]:password@]/path[?db=N]`.
+    /// `REDIS_URL` forms: `redis://[[user]:password@]host[:port][/db]`, `rediss://…` (the same over TLS) and
+    /// `unix://[[user]:password@]/path[?db=N]`.
     public static func fromEnvironment(
         _ environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(RedisError) -> RedisConfiguration {
@@ -145,11 +156,13 @@ extension RedisConfiguration {
             }
             configuration.database = database
         }
+        configuration.tls = try RedisTLSConfiguration.fromEnvironment(environment, base: configuration.tls)
         try configuration.validate()
         return configuration
     }
 
-    /// Parses a `redis://` or `unix://` URL (see `fromEnvironment`). `rediss://` is refused: hiredis 0.14 has no TLS.
+    /// Parses a `redis://`, `rediss://` (TLS with the default settings: system CAs, host name verified) or `unix://`
+    /// URL (see `fromEnvironment`).
     public init(url text: String) throws(RedisError) {
         // The message never repeats the URL: it may carry a password.
         func bad(_ why: String) -> RedisError { RedisError(.invalidArgument, "REDIS_URL is malformed: \(why)") }
@@ -162,7 +175,8 @@ extension RedisConfiguration {
             configuration.password = password.removingPercentEncoding ?? password
         }
         switch scheme {
-        case "redis":
+        case "redis", "rediss":
+            if scheme == "rediss" { configuration.tls = RedisTLSConfiguration() }
             guard let host = components.host, !host.isEmpty else { throw bad("no host") }
             let port = components.port ?? 6379
             guard (1...65535).contains(port) else { throw bad("port \(port) is outside 1...65535") }
@@ -176,10 +190,8 @@ extension RedisConfiguration {
         case "unix":
             guard !components.path.isEmpty else { throw bad("no socket path") }
             configuration.endpoint = .unixSocket(path: components.path)
-        case "rediss":
-            throw bad("rediss:// (TLS) is not supported by hiredis 0.14; use a TLS proxy such as stunnel")
         default:
-            throw bad("unknown scheme '\(scheme)', expected redis or unix")
+            throw bad("unknown scheme '\(scheme)', expected redis, rediss or unix")
         }
         if let database = components.queryItems?.first(where: { $0.name == "db" })?.value {
             guard let number = Int(database), number >= 0 else { throw bad("db '\(database)' is not a number ≥ 0") }
@@ -196,7 +208,7 @@ extension RedisConfiguration: CustomReflectable {
         Mirror(self, children: [
             "endpoint": endpoint, "username": username as Any, "password": password == nil ? "nil" : "<redacted>",
             "database": database, "clientName": clientName as Any,
-            "connectTimeout": connectTimeout, "commandTimeout": commandTimeout as Any,
+            "connectTimeout": connectTimeout, "commandTimeout": commandTimeout as Any, "tls": tls as Any,
         ], displayStyle: .struct)
     }
 }

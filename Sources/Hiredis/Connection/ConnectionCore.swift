@@ -35,6 +35,10 @@ final class ConnectionCore: @unchecked Sendable {
     private var state = State.connecting
     private var context: UnsafeMutablePointer<redisAsyncContext>?
     private var adapter: DispatchEventAdapter?
+    /// The transport of a TLS connection, instead of `context` and `adapter` (see `TLSStream`).
+    private var tls: TLSStream?
+    /// A TLS connection closing gracefully: closes once the last in-flight reply has arrived.
+    private var closeWhenDrained = false
     private var pending = Deque<PendingReply>()
     /// Why the connection is closing or closed; what later sends and orphaned replies fail with.
     private var closingError: RedisError?
@@ -73,6 +77,7 @@ final class ConnectionCore: @unchecked Sendable {
     func start(_ continuation: UnsafeContinuation<Void, any Error>) {
         connectContinuation = continuation
         IgnoreSIGPIPE.once()
+        if let settings = configuration.tls { return startTLS(settings) }
         let created: UnsafeMutablePointer<redisAsyncContext>?
         switch configuration.endpoint {
         case .tcp(let host, let port): created = redisAsyncConnect(host, Int32(port))
@@ -99,7 +104,39 @@ final class ConnectionCore: @unchecked Sendable {
         created.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         adapter.onCleanup = { self.contextIsBeingFreed() }
         adapter.attach(to: created)
+        startHandshake()
+    }
 
+    /// `start` for a TLS configuration: the stream connects, runs the TLS handshake, then the Redis handshake.
+    private func startTLS(_ settings: RedisTLSConfiguration) {
+        guard case .tcp(let host, let port) = configuration.endpoint else {
+            return finishConnect(RedisError(.invalidArgument, "TLS needs a TCP endpoint, not \(endpoint)"))
+        }
+        if settings.verification == .insecureNoVerification {
+            logger.warning("TLS certificate verification is OFF for this connection: traffic can be read and changed on the way",
+                           metadata: ["redis.endpoint": "\(endpoint)"])
+        }
+        let stream = TLSStream(queue: queue, settings: settings, host: host, port: port, endpoint: endpoint)
+        stream.onReply = { reply in self.handleReply(reply) }
+        stream.onClosed = { error in self.transportClosed(error) }
+        stream.aroundRead = { body in
+            self.gauge.setAlone(false)
+            self.repliesThisRead = 0
+            self.executor.collectingJobs(body)
+            self.aloneStreak = self.repliesThisRead == 1 && self.pending.isEmpty ? self.aloneStreak + 1 : 0
+            self.gauge.setAlone(self.aloneStreak >= Self.aloneAfter)
+        }
+        do {
+            try stream.start()
+        } catch {
+            return finishConnect(error)
+        }
+        tls = stream
+        startHandshake()
+    }
+
+    /// Arms the connect timer and appends the handshake commands (they leave once the socket is ready).
+    private func startHandshake() {
         let timer = DispatchSource.makeTimerSource(queue: queue)
         timer.setEventHandler { self.connectTimedOut() }
         timer.schedule(deadline: .now() + configuration.connectTimeout.dispatchInterval)
@@ -160,6 +197,11 @@ final class ConnectionCore: @unchecked Sendable {
 
     private func connectTimedOut() {
         guard state == .connecting else { return }
+        if let tls, tls.handshakeUnanswered {
+            return abort(RedisError(
+                .tlsHandshakeFailed,
+                "the TLS handshake with \(endpoint) got no answer within \(configuration.connectTimeout): is it a plaintext port? (use redis:// for one)"))
+        }
         abort(RedisError(
             .connectTimeout,
             "could not connect to \(endpoint) and complete the handshake within \(configuration.connectTimeout); is the server up and reachable?"))
@@ -169,7 +211,7 @@ final class ConnectionCore: @unchecked Sendable {
         guard let continuation = connectContinuation else { return }
         connectContinuation = nil
         if let error {
-            if context == nil {
+            if context == nil && tls == nil {
                 state = .closed
                 gauge.markClosed()
             }
@@ -193,6 +235,13 @@ final class ConnectionCore: @unchecked Sendable {
     /// `submit`, then the write, both on the calling thread: for a caller inside `queue.sync` when nothing is in
     /// flight (no other command to share a write with), which saves waking a queue thread for the write.
     func submitAndWrite(_ command: RedisCommand, _ continuation: UnsafeContinuation<RedisReply, any Error>) {
+        if let tls {
+            tls.callerFlushes = true
+            submit(command, continuation)
+            tls.callerFlushes = false
+            tls.flushIfPending()
+            return
+        }
         adapter?.callerFlushes = true
         submit(command, continuation)
         adapter?.callerFlushes = false
@@ -215,19 +264,23 @@ final class ConnectionCore: @unchecked Sendable {
 
     /// Appends to hiredis' output buffer; on failure, fails `handler` and returns `false`.
     private func append(_ command: RedisCommand, _ handler: ReplyHandler) -> Bool {
-        guard let context else {
-            fail(handler, unavailableError())
-            return false
-        }
-        let encoded = command.encoded
-        let status = encoded.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { chars in
-                redisAsyncFormattedCommand(context, replyCallback, nil, chars.baseAddress, chars.count)
+        if let tls {
+            tls.append(command.encoded)
+        } else {
+            guard let context else {
+                fail(handler, unavailableError())
+                return false
             }
-        }
-        guard status == REDIS_OK else {
-            fail(handler, unavailableError())
-            return false
+            let encoded = command.encoded
+            let status = encoded.withUnsafeBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { chars in
+                    redisAsyncFormattedCommand(context, replyCallback, nil, chars.baseAddress, chars.count)
+                }
+            }
+            guard status == REDIS_OK else {
+                fail(handler, unavailableError())
+                return false
+            }
         }
         let now = commandTimeoutNanoseconds == nil ? 0 : MonotonicClock.coarseNanoseconds()
         pending.append(PendingReply(handler: handler, appendedAt: now))
@@ -260,6 +313,29 @@ final class ConnectionCore: @unchecked Sendable {
         case .handshake(let step):
             handshakeReply(step, value)
         }
+        if closeWhenDrained, pending.isEmpty {
+            closeWhenDrained = false
+            tls?.close(closingError ?? RedisError(.connectionClosed, "the connection to \(endpoint) was closed by close()"))
+        }
+    }
+
+    /// The TLS stream closed (by us or by the peer): every in-flight command fails, then as `contextIsBeingFreed`.
+    private func transportClosed(_ error: RedisError) {
+        if closingError == nil {
+            closingError = error
+            if state != .connecting {
+                logger.info("redis connection lost", metadata: ["redis.endpoint": "\(endpoint)", "redis.error": "\(error.message)"])
+            }
+        }
+        let failure = closingError ?? error
+        while let entry = pending.popFirst() {
+            gauge.add(-1)
+            fail(entry.handler, failure)
+        }
+        tls = nil
+        state = .closed
+        gauge.markClosed()
+        queue.async { self.finish() }
     }
 
     private func fail(_ handler: ReplyHandler, _ error: RedisError) {
@@ -332,6 +408,10 @@ final class ConnectionCore: @unchecked Sendable {
     private func abort(_ error: RedisError) {
         if closingError == nil { closingError = error }
         finishConnect(error)
+        if let tls {
+            state = .closing
+            return tls.close(closingError ?? error)
+        }
         guard let context else { return }
         state = .closing
         redisAsyncFree(context)  // deferred by hiredis when called from a reply callback
@@ -348,6 +428,13 @@ final class ConnectionCore: @unchecked Sendable {
         case .ready:
             state = .closing
             if let context { redisAsyncDisconnect(context) }
+            if let tls {
+                if pending.isEmpty {
+                    tls.close(closingError ?? RedisError(.connectionClosed, "closed"))
+                } else {
+                    closeWhenDrained = true
+                }
+            }
         case .closing, .closed:
             break
         }
@@ -416,8 +503,13 @@ final class ConnectionCore: @unchecked Sendable {
         if reason.lowercased().contains("refused") || reason.contains("No such file or directory") {
             return RedisError(.connectionRefused, "connection refused by \(endpoint) (\(reason)); is redis-server running there?")
         }
+        // A TLS port drops a plaintext client at its first bytes.
+        let hint = "; if the port expects TLS, use rediss:// (RedisConfiguration.tls)"
         if code == REDIS_ERR_EOF {
-            return RedisError(.connectionClosed, "\(endpoint) closed the connection during the handshake (\(reason))")
+            return RedisError(.connectionClosed, "\(endpoint) closed the connection during the handshake (\(reason))\(hint)")
+        }
+        if reason.lowercased().contains("reset by peer") {
+            return RedisError(.connectionFailed, "could not connect to \(endpoint): \(reason)\(hint)")
         }
         return RedisError(.connectionFailed, "could not connect to \(endpoint): \(reason)")
     }

@@ -11,14 +11,18 @@ public struct RedisSentinelConfiguration: Sendable, Hashable, CustomStringConver
     public var sentinelUsername: String?
     /// Password for the sentinels.
     public var sentinelPassword: String?
-    /// Settings for data-node connections (credentials, database, timeouts); the endpoint is the master's.
+    /// Settings for data-node connections (credentials, database, timeouts, TLS); the endpoint is the master's.
     public var node: RedisConfiguration
+    /// TLS for the sentinel connections; `nil` for plaintext. `rediss+sentinel://` and the `REDIS_TLS*` variables set
+    /// it to the data nodes' settings.
+    public var sentinelTLS: RedisTLSConfiguration?
 
     /// A configuration.
     public init(
         sentinels: [ClusterTopology.Node], masterName: String, sentinelUsername: String? = nil, sentinelPassword: String? = nil,
-        node: RedisConfiguration = RedisConfiguration()
+        node: RedisConfiguration = RedisConfiguration(), sentinelTLS: RedisTLSConfiguration? = nil
     ) {
+        self.sentinelTLS = sentinelTLS
         self.sentinels = sentinels
         self.masterName = masterName
         self.sentinelUsername = sentinelUsername
@@ -26,15 +30,17 @@ public struct RedisSentinelConfiguration: Sendable, Hashable, CustomStringConver
         self.node = node
     }
 
-    /// Parses `redis+sentinel://[[user]:password@]host1:port1,host2:port2/<master name>[/db]`; the user-info is
-    /// the data nodes' credentials. A malformed URL's message never repeats it.
+    /// Parses `redis+sentinel://[[user]:password@]host1:port1,host2:port2/<master name>[/db]` (`rediss+sentinel://`:
+    /// sentinels and data nodes over TLS with the default settings); the user-info is the data nodes' credentials. A
+    /// malformed URL's message never repeats it.
     public init(url: String) throws(RedisError) {
-        let scheme = "redis+sentinel://"
-        guard url.lowercased().hasPrefix(scheme) else {
-            throw RedisError(.invalidArgument, "a sentinel URL starts with redis+sentinel://, e.g. redis+sentinel://h1:26379,h2:26379/mymaster")
+        let lowered = url.lowercased()
+        guard let scheme = ["redis+sentinel://", "rediss+sentinel://"].first(where: { lowered.hasPrefix($0) }) else {
+            throw RedisError(.invalidArgument, "a sentinel URL starts with redis+sentinel:// (or rediss+sentinel:// for TLS), e.g. redis+sentinel://h1:26379,h2:26379/mymaster")
         }
         var rest = Substring(url.dropFirst(scheme.count))
         var node = RedisConfiguration()
+        if scheme.hasPrefix("rediss") { node.tls = RedisTLSConfiguration() }
         if let at = rest.lastIndex(of: "@") {
             let userInfo = rest[..<at]
             rest = rest[rest.index(after: at)...]
@@ -55,7 +61,8 @@ public struct RedisSentinelConfiguration: Sendable, Hashable, CustomStringConver
             node.database = db
         }
         let sentinels = try Self.nodes(parts[0])
-        self.init(sentinels: sentinels, masterName: String(parts[1]).removingPercentEncoding ?? String(parts[1]), node: node)
+        self.init(
+            sentinels: sentinels, masterName: String(parts[1]).removingPercentEncoding ?? String(parts[1]), node: node, sentinelTLS: node.tls)
     }
 
     /// Reads `REDIS_SENTINELS` (`host:port,...`) and `REDIS_SENTINEL_MASTER`, or a `redis+sentinel://` `REDIS_URL`;
@@ -74,7 +81,7 @@ public struct RedisSentinelConfiguration: Sendable, Hashable, CustomStringConver
             } catch {
                 throw RedisError(.invalidArgument, "REDIS_SENTINELS: \(error.message)")
             }
-        } else if let url = environment["REDIS_URL"], url.lowercased().hasPrefix("redis+sentinel://") {
+        } else if let url = environment["REDIS_URL"], url.lowercased().hasPrefix("redis+sentinel://") || url.lowercased().hasPrefix("rediss+sentinel://") {
             do {
                 configuration = try RedisSentinelConfiguration(url: url)
             } catch {
@@ -91,6 +98,8 @@ public struct RedisSentinelConfiguration: Sendable, Hashable, CustomStringConver
             guard let db = Int(value), db >= 0 else { throw RedisError(.invalidArgument, "REDIS_DB must be a non-negative number") }
             configuration.node.database = db
         }
+        configuration.node.tls = try RedisTLSConfiguration.fromEnvironment(environment, base: configuration.node.tls)
+        configuration.sentinelTLS = configuration.node.tls
         return configuration
     }
 
@@ -109,6 +118,6 @@ public struct RedisSentinelConfiguration: Sendable, Hashable, CustomStringConver
     /// The sentinels, the master's name and the data-node settings (passwords redacted).
     public var description: String {
         "RedisSentinelConfiguration(sentinels: \(sentinels.map(\.description).joined(separator: ",")), master: \(masterName), "
-            + "sentinelPassword: \(sentinelPassword == nil ? "nil" : "<redacted>"), node: \(node))"
+            + "sentinelPassword: \(sentinelPassword == nil ? "nil" : "<redacted>"), sentinelTLS: \(sentinelTLS.map { "\($0)" } ?? "off"), node: \(node))"
     }
 }

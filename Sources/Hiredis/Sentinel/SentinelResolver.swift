@@ -40,7 +40,8 @@ final class SentinelResolver: Sendable {
         for sentinel in order.withLock({ $0 }) {
             var sentinelConfiguration = RedisConfiguration(
                 host: sentinel.host, port: sentinel.port, username: configuration.sentinelUsername, password: configuration.sentinelPassword,
-                connectTimeout: configuration.node.connectTimeout, commandTimeout: configuration.node.connectTimeout)
+                connectTimeout: configuration.node.connectTimeout, commandTimeout: configuration.node.connectTimeout,
+                tls: configuration.sentinelTLS)
             sentinelConfiguration.database = 0
             do {
                 let connection = try await RedisConnection.connect(sentinelConfiguration)
