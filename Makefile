@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 BENCH_ARGS ?=
 
-.PHONY: deps build release test example-test chaos cluster-test sentinel-test bench warnings lua samples docs clean
+.PHONY: deps build release test example-test tls-test chaos cluster-test sentinel-test bench warnings lua samples docs clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -15,7 +15,7 @@ release: deps
 	swift build -c release
 
 test: deps samples
-	./scripts/with-redis.sh ./scripts/with-cluster.sh swift test
+	./scripts/with-redis.sh ./scripts/with-cluster.sh ./scripts/with-tls.sh swift test
 	./scripts/with-redis.sh ./scripts/test-example.sh
 
 # Examples/agent-service (Hummingbird, Prometheus) built and driven over HTTP with curl (also part of `make test`).
@@ -24,7 +24,12 @@ example-test: deps
 
 # The cluster suites alone, against a throwaway 3-primary, 3-replica cluster (the failover test starts its own).
 cluster-test: deps samples
-	./scripts/with-redis.sh ./scripts/with-cluster.sh swift test --filter "ClusterTests|MemoryConformance|Primitives"
+	./scripts/with-redis.sh ./scripts/with-cluster.sh ./scripts/with-tls.sh swift test --filter "ClusterTests|MemoryConformance|Primitives"
+
+# The TLS suites alone: the TLS tests and the conformance suite over a throwaway TLS redis-server (certificates made
+# by scripts/make-test-certs.sh), plus servers of the tests' own (mutual TLS, an expired certificate, kill/restart).
+tls-test: deps
+	./scripts/with-redis.sh ./scripts/with-tls.sh swift test --filter "TLSTests|MemoryConformance|Primitives"
 
 # The fault suite alone (it also runs in `make test`): kill -9 and restart under load, SIGSTOP, OOM, eviction,
 # maxclients, a listener that closes at once, each against throwaway servers.

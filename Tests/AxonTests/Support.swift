@@ -4,15 +4,17 @@ import Hiredis
 import Testing
 import TestSupport
 
-/// The adapters every conformance test runs against: in process, one Redis server, and Redis Cluster (when
-/// `make test` started one: `REDIS_CLUSTER_NODES`).
+/// The adapters every conformance test runs against: in process, one Redis server, Redis Cluster (when `make test`
+/// started one: `REDIS_CLUSTER_NODES`) and one Redis server over TLS (`REDIS_TLS_TEST_PORT`, scripts/with-tls.sh).
 enum Backend: String, Sendable, CustomTestStringConvertible {
-    case inMemory, redis, cluster
+    case inMemory, redis, cluster, tls
 
     /// In process and one server: for tests that also look at the raw layout of one server.
     static let allCases: [Backend] = [.inMemory, .redis]
-    /// Every backend available, the cluster included when one runs.
-    static var withCluster: [Backend] { clusterConfiguration == nil ? allCases : allCases + [.cluster] }
+    /// Every backend available: the cluster and the TLS server included when they run.
+    static var withCluster: [Backend] {
+        allCases + (clusterConfiguration == nil ? [] : [.cluster]) + (SharedTLSServer.isAvailable ? [.tls] : [])
+    }
 
     var testDescription: String { rawValue }
 
@@ -33,6 +35,7 @@ enum Backend: String, Sendable, CustomTestStringConvertible {
         case .cluster:
             guard let configuration = Self.clusterConfiguration else { throw RedisError(.invalidArgument, "no cluster: REDIS_CLUSTER_NODES is not set") }
             return try RedisClusterClient(configuration: configuration)
+        case .tls: return try RedisConnectionPool(configuration: SharedTLSServer.configuration(), maxConnections: 4)
         }
     }
 
@@ -52,6 +55,7 @@ enum Backend: String, Sendable, CustomTestStringConvertible {
         case .cluster:
             guard let configuration = Self.clusterConfiguration else { throw RedisError(.invalidArgument, "no cluster: REDIS_CLUSTER_NODES is not set") }
             return try RedisAdapter(cluster: configuration, namespace: namespace)
+        case .tls: return try RedisAdapter(configuration: SharedTLSServer.configuration(), namespace: namespace, maxConnections: 4)
         }
     }
 

@@ -99,6 +99,8 @@ package final class RedisServerProcess: @unchecked Sendable {
     package let port: Int
     package let directory: URL
     private let arguments: [String]
+    /// Options `cli` passes before its arguments (`--tls --cacert …` for a TLS server).
+    package var cliOptions: [String] = []
     /// Replaced by `restart()`; the test that owns the server is its only user.
     private var process: Process
 
@@ -153,7 +155,7 @@ package final class RedisServerProcess: @unchecked Sendable {
     package func cli(_ arguments: [String]) throws -> String {
         let cli = Process()
         cli.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
-        cli.arguments = ["-h", "127.0.0.1", "-p", "\(port)"] + arguments
+        cli.arguments = cliOptions + ["-h", "127.0.0.1", "-p", "\(port)"] + arguments
         let output = Pipe()
         cli.standardOutput = output
         try cli.run()
@@ -201,6 +203,62 @@ package final class RedisServerProcess: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         return result == 0
+    }
+}
+
+/// The throwaway TLS server and test certificates that `make test` provides (scripts/with-tls.sh), found through the
+/// environment: `REDIS_TLS_TEST_PORT`, `REDIS_TLS_TEST_CERTS`.
+package enum SharedTLSServer {
+    package static var port: Int? { Int(ProcessInfo.processInfo.environment["REDIS_TLS_TEST_PORT"] ?? "") }
+    /// The certificate directory (ca.pem, server.pem/.key, client.pem/.key, expired.pem/.key, other-ca.pem).
+    package static var certificates: String? { ProcessInfo.processInfo.environment["REDIS_TLS_TEST_CERTS"] }
+    package static var isAvailable: Bool { port != nil && certificates != nil }
+
+    /// TLS settings trusting the test CA.
+    package static func settings(
+        caFile: String = "ca.pem", serverName: String? = nil, clientCertificate: Bool = false
+    ) -> RedisTLSConfiguration {
+        let directory = certificates ?? "/nonexistent"
+        return RedisTLSConfiguration(
+            caFile: directory + "/" + caFile, serverName: serverName,
+            certificateFile: clientCertificate ? directory + "/client.pem" : nil, keyFile: clientCertificate ? directory + "/client.key" : nil)
+    }
+
+    /// The shared TLS server's configuration, generous timeouts.
+    package static func configuration(commandTimeout: Duration? = .seconds(30)) -> RedisConfiguration {
+        RedisConfiguration(
+            host: "127.0.0.1", port: port ?? 6380, connectTimeout: .seconds(30), commandTimeout: commandTimeout, tls: settings())
+    }
+}
+
+extension RedisServerProcess {
+    /// A TLS-only redis-server of the test's own, with the test certificates: `certificate` names the server's pair
+    /// (`server` or `expired`), `authClients` is `yes`, `no` or `optional`.
+    package static func startTLS(certificate: String = "server", authClients: String = "no", arguments: [String] = []) async throws -> RedisServerProcess {
+        guard let directory = SharedTLSServer.certificates else {
+            throw RedisError(.invalidArgument, "REDIS_TLS_TEST_CERTS is not set: run the tests through scripts/with-tls.sh (make test)")
+        }
+        var lastError: (any Error)?
+        for _ in 0..<10 {
+            let port = try freePort()
+            do {
+                let server = try await start([
+                    "--port", "0", "--tls-port", "\(port)", "--tls-cert-file", "\(directory)/\(certificate).pem",
+                    "--tls-key-file", "\(directory)/\(certificate).key", "--tls-ca-cert-file", "\(directory)/ca.pem",
+                    "--tls-auth-clients", authClients,
+                ] + arguments, port: port)
+                server.cliOptions = ["--tls", "--cacert", "\(directory)/ca.pem", "--cert", "\(directory)/client.pem", "--key", "\(directory)/client.key"]
+                return server
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? RedisError(.connectionFailed, "could not start a TLS redis-server")
+    }
+
+    /// This server's configuration over TLS with `settings`.
+    package func tlsConfiguration(_ settings: RedisTLSConfiguration, connectTimeout: Duration = .seconds(30)) -> RedisConfiguration {
+        RedisConfiguration(host: "127.0.0.1", port: port, connectTimeout: connectTimeout, commandTimeout: .seconds(30), tls: settings)
     }
 }
 

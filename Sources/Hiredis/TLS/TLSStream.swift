@@ -26,6 +26,9 @@ final class TLSStream: @unchecked Sendable {
     private let endpoint: String
     private var phase = Phase.connecting
     private var heardFromServer = false
+    /// Replies handed over so far: a TLS error before the first one is the handshake's (TLS 1.3 reports a refused
+    /// client certificate only then).
+    private var delivered = 0
     /// Whether the TLS handshake is under way and the server has not answered it at all: what a plaintext Redis port
     /// does (it waits for a command line), so a connect timeout then names that likely cause.
     var handshakeUnanswered: Bool { phase == .handshaking && !heardFromServer }
@@ -270,7 +273,12 @@ final class TLSStream: @unchecked Sendable {
                 case let code:
                     let reasons = Self.drainErrors()
                     let why = reasons.isEmpty ? (code == SSL_ERROR_SYSCALL && errno != 0 ? String(cString: strerror(errno)) : "the server closed the connection") : reasons.joined(separator: "; ")
-                    closeRequested = RedisError(.connectionClosed, "the TLS connection to \(endpoint) failed: \(why)")
+                    if delivered == 0 {
+                        let hint = why.contains("certificate") ? "; the server wants a client certificate it accepts (RedisTLSConfiguration.certificateFile and keyFile)" : ""
+                        closeRequested = RedisError(.tlsHandshakeFailed, "the TLS session with \(endpoint) failed before the first reply: \(why)\(hint)")
+                    } else {
+                        closeRequested = RedisError(.connectionClosed, "the TLS connection to \(endpoint) failed: \(why)")
+                    }
                 }
             }
         }
@@ -290,6 +298,7 @@ final class TLSStream: @unchecked Sendable {
                 return
             }
             guard let reply else { return }
+            delivered += 1
             onReply(reply.assumingMemoryBound(to: redisReply.self))
             freeReplyObject(reply)
         }
