@@ -1,5 +1,5 @@
 # make test   build and run the tests against a throwaway redis-server and Redis Cluster (always stopped)
-# make bench  build axon-bench in release mode and print the latency tables against a throwaway redis-server and cluster
+# make bench  build axon-bench in release mode and print the latency tables against a throwaway redis-server, cluster and TLS server
 SHELL := /bin/bash
 BENCH_ARGS ?=
 
@@ -42,7 +42,7 @@ sentinel-test: deps samples
 
 bench: deps
 	swift build -c release --product axon-bench
-	./scripts/with-redis.sh ./scripts/with-cluster.sh .build/release/axon-bench $(BENCH_ARGS)
+	./scripts/with-redis.sh ./scripts/with-cluster.sh ./scripts/with-tls.sh .build/release/axon-bench $(BENCH_ARGS)
 
 # Fails if a debug or release build prints a warning about this package (a dependency's own package warnings,
 # "warning: 'swift-distributed-tracing': found 1 file(s) which are unhandled", are not ours to fix).

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs a command beside a throwaway TLS redis-server: test certificates made by make-test-certs.sh in a temporary
-# directory, TLS only (no plaintext port) on a free loopback port, client certificates optional. The command sees
-# REDIS_TLS_TEST_PORT and REDIS_TLS_TEST_CERTS (the certificate directory: ca.pem, server.pem, client.pem/.key,
-# expired.pem/.key, other-ca.pem). The server is always stopped and the directory removed.
+# directory, a TLS port and a plaintext port (for the bench's same-server comparison) on free loopback ports, client
+# certificates optional. The command sees REDIS_TLS_TEST_PORT, REDIS_TLS_TEST_PLAIN_PORT and REDIS_TLS_TEST_CERTS
+# (the certificate directory: ca.pem, server.pem, client.pem/.key, expired.pem/.key, other-ca.pem). The server is
+# always stopped and the directory removed.
 set -uo pipefail
 if [ $# -eq 0 ]; then echo "usage: $0 COMMAND [ARG...]" >&2; exit 2; fi
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,7 +22,9 @@ certs="$tmp/certs"
 ready=""
 for attempt in $(seq 1 20); do
   port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
-  "$server" --port 0 --tls-port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
+  plain=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+  [ "$plain" = "$port" ] && continue
+  "$server" --port "$plain" --tls-port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
     --tls-cert-file "$certs/server.pem" --tls-key-file "$certs/server.key" --tls-ca-cert-file "$certs/ca.pem" \
     --tls-auth-clients optional --logfile "$tmp/redis.log" --daemonize no &
   pid=$!
@@ -38,6 +41,6 @@ if [ -z "$ready" ]; then
   cat "$tmp/redis.log" >&2 2>/dev/null
   exit 1
 fi
-echo "TLS redis-server on 127.0.0.1:$port (pid $pid, dir $tmp)" >&2
-export REDIS_TLS_TEST_PORT=$port REDIS_TLS_TEST_CERTS=$certs
+echo "TLS redis-server on 127.0.0.1:$port, plaintext :$plain (pid $pid, dir $tmp)" >&2
+export REDIS_TLS_TEST_PORT=$port REDIS_TLS_TEST_PLAIN_PORT=$plain REDIS_TLS_TEST_CERTS=$certs
 "$@"

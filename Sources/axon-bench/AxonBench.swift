@@ -99,6 +99,31 @@ struct BenchOptions: ParsableArguments {
         return configuration
     }
 
+    @Option(name: .customLong("tls"), help: "A TLS redis-server for the tls rows: host:tlsPort:plainPort:caFile (default: REDIS_TLS_TEST_PORT, REDIS_TLS_TEST_PLAIN_PORT and REDIS_TLS_TEST_CERTS/ca.pem from scripts/with-tls.sh; none: no tls rows).")
+    var tls: String?
+
+    /// The TLS server of the tls rows: its TLS and plaintext configurations, if any.
+    func tlsServer() throws -> (tls: RedisConfiguration, plain: RedisConfiguration)? {
+        let host: String, tlsPort: Int, plainPort: Int, caFile: String
+        if let tls {
+            let parts = tls.split(separator: ":", maxSplits: 3).map(String.init)
+            guard parts.count == 4, let secure = Int(parts[1]), let plain = Int(parts[2]) else {
+                throw BenchError("--tls must be host:tlsPort:plainPort:caFile, got '\(tls)'")
+            }
+            (host, tlsPort, plainPort, caFile) = (parts[0], secure, plain, parts[3])
+        } else {
+            let environment = ProcessInfo.processInfo.environment
+            guard let secure = environment["REDIS_TLS_TEST_PORT"].flatMap(Int.init), let plain = environment["REDIS_TLS_TEST_PLAIN_PORT"].flatMap(Int.init),
+                  let certificates = environment["REDIS_TLS_TEST_CERTS"] else { return nil }
+            (host, tlsPort, plainPort, caFile) = ("127.0.0.1", secure, plain, certificates + "/ca.pem")
+        }
+        let plain = RedisConfiguration(host: host, port: plainPort, connectTimeout: .seconds(3))
+        var secure = plain
+        secure.endpoint = .tcp(host: host, port: tlsPort)
+        secure.tls = RedisTLSConfiguration(caFile: caFile)
+        return (secure, plain)
+    }
+
     @Option(name: .customLong("recall-sizes"), help: "Comma-separated entry counts of the tiers the recall rows search.")
     var recallSizes: String = "10000,100000"
 

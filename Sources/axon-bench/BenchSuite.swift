@@ -33,8 +33,9 @@ struct BenchSuite {
 
         let memory = try MemoryWorkloads.make(configuration: configuration, recallSizes: options.recallTierSizes) { Self.progress($0) }
         let cluster = try ClusterWorkloads.make(cluster: try options.clusterConfiguration(), singleNode: configuration, value: value)
+        let tls = TLSWorkloads.make(server: try options.tlsServer(), value: value)
         let workloads = (ConnectionWorkloads.make(connection: connection, value: value)
-            + (try PoolWorkloads.make(configuration: configuration, value: value)) + memory.workloads + cluster.workloads
+            + (try PoolWorkloads.make(configuration: configuration, value: value)) + memory.workloads + cluster.workloads + tls.workloads
             + (try PrimitiveWorkloads.make(configuration: configuration, namespace: "bench-\(UUID().uuidString.prefix(8))")))
             .filter { workload in options.selects(workload.name) }
         let watchesScripts = workloads.contains { $0.group == "memory" }
@@ -76,6 +77,7 @@ struct BenchSuite {
         }
         await memory.setup.cleanUp()
         await cluster.close()
+        await tls.close()
         await connection.close()
         return (results, notes)
     }

@@ -38,6 +38,12 @@ enum Report {
                         routed.opsPerSecond / direct.opsPerSecond))
                 }
             }
+            for (secure, plain) in [("tls.get", "tls.plain.get"), ("tls.set", "tls.plain.set"), ("tls.get", "connection.get")] {
+                if let over = row(secure, concurrency), let under = row(plain, concurrency), under.opsPerSecond > 0 {
+                    lines.append(String(
+                        format: "| %@ ops/s / %@ (%d callers) | %.2f |", secure, plain, concurrency, over.opsPerSecond / under.opsPerSecond))
+                }
+            }
             if let during = row("memory.store.during-recall", concurrency)?.p99Microseconds,
                let alone = row("memory.store", concurrency)?.p99Microseconds, alone > 0 {
                 lines.append(String(

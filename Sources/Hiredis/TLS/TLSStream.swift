@@ -88,6 +88,8 @@ final class TLSStream: @unchecked Sendable {
         ssl = session
         reader = parser
         _ = axon_ssl_set_write_modes(session)
+        // Read whatever the socket holds in one read() instead of a record header and then its body.
+        SSL_set_read_ahead(session, 1)
         try TLSContextFactory.configurePeer(session, settings: settings, host: host)
         fd = try openSocket()
         SSL_set_fd(session, fd)
@@ -252,6 +254,9 @@ final class TLSStream: @unchecked Sendable {
                         break reading
                     }
                     deliver(reader)
+                    // Nothing more decrypted or read ahead: the next bytes raise a new read event (saves a read()
+                    // that would only say EAGAIN).
+                    if Int(count) < Self.readChunk, SSL_has_pending(ssl) == 0 { break reading }
                     chunks += 1
                     // Stay fair to other queues' work on a long reply: continue in a later block (OpenSSL may hold
                     // decrypted bytes the socket no longer signals).
