@@ -66,7 +66,8 @@ struct HiredisSyncBaseline {
         var now = DispatchTime.now().uptimeNanoseconds
         var lastFinish = window.measureFrom
         var operation = counterBase
-        while now < window.measureUntil && Int(histogram.totalCount) < window.quota {
+        // At least one measured operation, however long one takes (a 1,000-entry import outlasts a short window).
+        while (now < window.measureUntil || histogram.totalCount == 0) && Int(histogram.totalCount) < window.quota {
             if unique {
                 let counter = Array(String(operation).utf8)
                 steps = command.steps.map { ArgumentVector($0.map { $0.replacing(marker, with: counter) }) }

@@ -122,8 +122,15 @@ struct BenchSmokeTests {
                 #expect(names.contains(expected), "missing row \(expected)")
             }
         }
-        for row in results where row.group != "baseline" {
-            #expect((row.baselineRatio ?? 0) > 0, "\(row.workload) c=\(row.concurrency) has no ratio")
+        if ProcessInfo.processInfo.environment["REDIS_TLS_TEST_PORT"] != nil {
+            for expected in ["tls.get", "tls.plain.get", "tls.set", "tls.plain.set"] {
+                #expect(names.contains(expected), "missing row \(expected)")
+            }
+            #expect(Report.targets(results).contains("tls.get ops/s / tls.plain.get"))
+        }
+        // The tls rows are compared with their plaintext twins on the same server (the C clients have no TLS here).
+        for row in results where row.group != "baseline" && row.group != "tls" {
+            #expect((row.baselineRatio ?? 0) > 0, "\(row.workload) c=\(row.concurrency) has no ratio (group \(row.group))")
             if row.concurrency == 1 { #expect(row.baseline?.hasPrefix("hiredis-sync.") == true) }
         }
         #expect(results.contains { $0.workload == "hiredis-sync.lock.acquire-release" && $0.concurrency == 4 })

@@ -23,6 +23,19 @@ enum DocSamples {
     /// README.md, line 93.
     static func README_line93() async throws {
 
+        let tls = RedisTLSConfiguration(
+            caFile: "/etc/redis/ca.pem",                 // nil: the system's trust store
+            serverName: "redis.internal",                // nil: the host (an IP is checked against the certificate's IPs)
+            certificateFile: "/etc/redis/client.pem",    // mutual TLS, with keyFile
+            keyFile: "/etc/redis/client.key")
+        let secure = try await RedisConnection.connect(RedisConfiguration(host: "10.0.0.5", port: 6380, tls: tls))
+        print(try await secure.send("PING"))
+        await secure.close()
+    }
+
+    /// README.md, line 130.
+    static func README_line130() async throws {
+
         let pool = try RedisConnectionPool(configuration: .fromEnvironment(), maxConnections: 20)
         try await pool.send("INCR", "hits")                       // multiplexed on the least-loaded connection
         let result = try await pool.withConnection { connection in   // a connection to yourself
@@ -34,8 +47,8 @@ enum DocSamples {
         await pool.close()       // drains: in-flight commands finish, new ones fail with poolClosed
     }
 
-    /// README.md, line 136.
-    static func README_line136() async throws {
+    /// README.md, line 173.
+    static func README_line173() async throws {
 
         // Redis Cluster: a few seed nodes; the client learns the slot map from them.
         let cluster = try RedisClusterClient(configuration: RedisClusterConfiguration(url: "redis+cluster://127.0.0.1:7000,127.0.0.1:7001"))
@@ -48,8 +61,8 @@ enum DocSamples {
         try await sentinelPool.send("INCR", "visits")
     }
 
-    /// README.md, line 196.
-    static func README_line196() async throws {
+    /// README.md, line 233.
+    static func README_line233() async throws {
 
         let config = MemoryConfig(
             ephemeral: try EphemeralPolicy(adapter: .redis, ttl: .seconds(60)),
@@ -74,8 +87,8 @@ enum DocSamples {
         print(session.count, transcript.count, cached.first?.text ?? "no match")
     }
 
-    /// README.md, line 284.
-    static func README_line284() async throws {
+    /// README.md, line 321.
+    static func README_line321() async throws {
 
         let pool = try RedisConnectionPool(configuration: .fromEnvironment())
         let limiter = try RedisRateLimiter(client: pool, namespace: "app_v1", name: "api", limit: 100, period: .seconds(60))
@@ -239,5 +252,15 @@ enum DocSamples {
         let pool = try RedisConnectionPool(configuration: try .fromEnvironment())
         let group = ServiceGroup(services: [pool], gracefulShutdownSignals: [.sigterm], logger: Logger(label: "service"))
         try await group.run()
+    }
+
+    /// Sources/Hiredis/Hiredis.docc/TLS.md, line 13.
+    static func Sources_Hiredis_Hiredis_docc_TLS_line13() async throws {
+
+        var configuration = try RedisConfiguration(url: "rediss://cache.internal:6380")
+        configuration.tls?.caFile = "/etc/redis/ca.pem"
+        let pool = try RedisConnectionPool(configuration: configuration)
+        print(try await pool.send("PING"))
+        await pool.close()
     }
 }
