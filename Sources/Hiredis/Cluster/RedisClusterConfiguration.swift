@@ -26,25 +26,10 @@ public struct RedisClusterConfiguration: Sendable, Hashable, CustomStringConvert
     /// Parses `redis+cluster://[[user]:password@]host1:port1,host2:port2[,...]` (`rediss+cluster://`: every node over
     /// TLS with the default settings). The message of a malformed URL never repeats it (it may carry a password).
     public init(url: String) throws(RedisError) {
-        let lowered = url.lowercased()
-        guard let scheme = ["redis+cluster://", "rediss+cluster://"].first(where: { lowered.hasPrefix($0) }) else {
-            throw RedisError(.invalidArgument, "a cluster URL starts with redis+cluster:// (or rediss+cluster:// for TLS), e.g. redis+cluster://h1:7000,h2:7001")
-        }
-        var rest = Substring(url.dropFirst(scheme.count))
+        let parsed = try MultiNodeURL(url, kind: "cluster", example: "redis+cluster://h1:7000,h2:7001")
+        var rest = parsed.rest
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
-        var node = RedisConfiguration()
-        if scheme.hasPrefix("rediss") { node.tls = RedisTLSConfiguration() }
-        if let at = rest.lastIndex(of: "@") {
-            let userInfo = rest[..<at]
-            rest = rest[rest.index(after: at)...]
-            guard let colon = userInfo.firstIndex(of: ":") else {
-                throw RedisError(.invalidArgument, "a cluster URL's user-info must be user:password or :password")
-            }
-            let user = String(userInfo[..<colon]).removingPercentEncoding ?? ""
-            let password = String(userInfo[userInfo.index(after: colon)...]).removingPercentEncoding ?? ""
-            node.username = user.isEmpty ? nil : user
-            node.password = password.isEmpty ? nil : password
-        }
+        let node = parsed.node
         try self.init(nodeList: rest, template: node)
     }
 

@@ -34,24 +34,9 @@ public struct RedisSentinelConfiguration: Sendable, Hashable, CustomStringConver
     /// sentinels and data nodes over TLS with the default settings); the user-info is the data nodes' credentials. A
     /// malformed URL's message never repeats it.
     public init(url: String) throws(RedisError) {
-        let lowered = url.lowercased()
-        guard let scheme = ["redis+sentinel://", "rediss+sentinel://"].first(where: { lowered.hasPrefix($0) }) else {
-            throw RedisError(.invalidArgument, "a sentinel URL starts with redis+sentinel:// (or rediss+sentinel:// for TLS), e.g. redis+sentinel://h1:26379,h2:26379/mymaster")
-        }
-        var rest = Substring(url.dropFirst(scheme.count))
-        var node = RedisConfiguration()
-        if scheme.hasPrefix("rediss") { node.tls = RedisTLSConfiguration() }
-        if let at = rest.lastIndex(of: "@") {
-            let userInfo = rest[..<at]
-            rest = rest[rest.index(after: at)...]
-            guard let colon = userInfo.firstIndex(of: ":") else {
-                throw RedisError(.invalidArgument, "a sentinel URL's user-info must be user:password or :password")
-            }
-            let user = String(userInfo[..<colon]).removingPercentEncoding ?? ""
-            let password = String(userInfo[userInfo.index(after: colon)...]).removingPercentEncoding ?? ""
-            node.username = user.isEmpty ? nil : user
-            node.password = password.isEmpty ? nil : password
-        }
+        let parsed = try MultiNodeURL(url, kind: "sentinel", example: "redis+sentinel://h1:26379,h2:26379/mymaster")
+        let rest = parsed.rest
+        var node = parsed.node
         let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count >= 2, !parts[1].isEmpty else {
             throw RedisError(.invalidArgument, "a sentinel URL names the master after the addresses: redis+sentinel://h1:26379/mymaster")
