@@ -234,6 +234,7 @@ struct RedisConnectionPoolTests {
         try await Task.sleep(for: .milliseconds(500))
         let stalls = StallMeter()
         server.crash()
+        server.stop()  // the crashed server's directory
         try await Task.sleep(for: .milliseconds(700))
         server = try await RedisServerProcess.start(port: port)
         defer { server.stop() }
