@@ -2,22 +2,23 @@ import ArgumentParser
 import Foundation
 import Hiredis
 
-/// `axon-bench`: latency tables for the connection, the pool and the memory layer, beside baselines.
+/// `axon-bench`: latency tables for the connection, the pool and the memory layer, beside baselines; `compare`
+/// sets two of its JSON files side by side.
 @main
 struct AxonBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "axon-bench",
-        abstract: "Prints latency tables (p50/p90/p99/p99.9/max, ops/s) for Axon's Redis workloads beside baselines.")
-
-    @OptionGroup var options: BenchOptions
+        abstract: "Prints latency tables (p50/p90/p99/p99.9/max, ops/s) for Axon's Redis workloads beside baselines.",
+        subcommands: [Measure.self, Compare.self],
+        defaultSubcommand: Measure.self)
 
     /// Parses and runs; any failure (bad option, unreachable server) is one line on stderr and exit code 1
     /// (64 for usage errors), never a stack trace or a usage dump.
     static func main() async {
         do {
-            var command = try parseAsRoot()
-            if let bench = command as? AxonBench {
-                try await bench.run()
+            var command = try parseAsRoot(joiningNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
             } else {
                 try command.run()
             }
@@ -31,6 +32,36 @@ struct AxonBench: AsyncParsableCommand {
             exit(withError: code == .success ? nil : ExitCode(code.rawValue))
         }
     }
+}
+
+extension AxonBench {
+    /// `--duration -1` as `--duration=-1`: ArgumentParser reads a value starting with `-` as an option and would
+    /// say the value is missing; joined, validation says what is wrong with the number.
+    static func joiningNegativeNumbers(_ arguments: [String]) -> [String] {
+        var joined: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument.hasPrefix("--"), !argument.contains("="), index + 1 < arguments.count,
+               let next = arguments[index + 1].first, next == "-", arguments[index + 1].dropFirst().first?.isNumber == true {
+                joined.append(argument + "=" + arguments[index + 1])
+                index += 2
+            } else {
+                joined.append(argument)
+                index += 1
+            }
+        }
+        return joined
+    }
+}
+
+/// `axon-bench [run] [options]`: measures and prints the tables (the default subcommand).
+struct Measure: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Measures every selected workload beside its baselines and prints the tables (the default).")
+
+    @OptionGroup var options: BenchOptions
 
     func run() async throws {
         do {
@@ -80,6 +111,9 @@ struct BenchOptions: ParsableArguments {
 
     @Option(help: "Also write a latency-by-percentile SVG plot to this file.")
     var svg: String?
+
+    @Option(help: "Rounds per row: each runs ours, then its baselines, for duration/rounds; ratios are medians over the rounds.")
+    var rounds: Int = 3
 
     @Flag(name: .customLong("no-baselines"), help: "Skip the hiredis-sync and redis-benchmark baselines.")
     var noBaselines = false
@@ -152,10 +186,11 @@ struct BenchOptions: ParsableArguments {
         guard !levels.isEmpty, levels.allSatisfy({ Int($0).map { (1...10_000).contains($0) } ?? false }) else {
             throw ValidationError("--concurrency must be a comma-separated list of integers 1...10000, got '\(concurrency)'")
         }
-        guard duration > 0, duration.isFinite else { throw ValidationError("--duration must be a positive number of seconds") }
-        guard warmup >= 0, warmup.isFinite else { throw ValidationError("--warmup must be zero or more seconds") }
-        if let operations, operations < 1 { throw ValidationError("--operations must be at least 1") }
-        guard (0...(64 << 20)).contains(valueSize) else { throw ValidationError("--value-size must be 0...67108864 bytes") }
+        guard duration > 0, duration.isFinite else { throw ValidationError("--duration must be a positive number of seconds, got \(duration)") }
+        guard warmup >= 0, warmup.isFinite else { throw ValidationError("--warmup must be zero or more seconds, got \(warmup)") }
+        if let operations, operations < 1 { throw ValidationError("--operations must be at least 1, got \(operations)") }
+        guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be 1...100, got \(rounds)") }
+        guard (0...(64 << 20)).contains(valueSize) else { throw ValidationError("--value-size must be 0...67108864 bytes, got \(valueSize)") }
         if let port, !(1...65535).contains(port) { throw ValidationError("--port must be 1...65535, got \(port)") }
         if let host, host.isEmpty { throw ValidationError("--host must not be empty") }
         let sizes = recallSizes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }

@@ -13,7 +13,19 @@ struct BenchResult: Codable, Sendable, Equatable {
     var maxMicroseconds: Double?
     var opsPerSecond: Double
     var baseline: String?
+    /// The median over the rounds of (our p50 / the baseline's p50 in the round beside it).
     var baselineRatio: Double?
+    /// The smallest and largest per-round ratio: the spread a drifting machine left.
+    var baselineRatioMin: Double?
+    var baselineRatioMax: Double?
+    /// Each round's ratio, in order.
+    var baselineRatios: [Double]?
+    /// How many rounds (ours, then the baseline's) the row ran.
+    var rounds: Int?
+    /// Why the row could not be (fully) measured; the figures are those of the rounds that finished.
+    var error: String?
+    /// Why its baseline could not be measured (the other tool's own message); the row keeps its figures.
+    var baselineError: String?
     /// (percentile, µs) points for the SVG plot; not part of the JSON.
     var curve: [PercentilePoint] = []
     /// Which baseline command this row compares with (`get`), if any; not part of the JSON.
@@ -34,6 +46,11 @@ struct BenchResult: Codable, Sendable, Equatable {
         case opsPerSecond = "ops_per_sec"
         case baseline
         case baselineRatio = "baseline_ratio"
+        case baselineRatioMin = "baseline_ratio_min"
+        case baselineRatioMax = "baseline_ratio_max"
+        case baselineRatios = "baseline_ratios"
+        case rounds, error
+        case baselineError = "baseline_error"
     }
 
     /// The percentiles the plot draws.

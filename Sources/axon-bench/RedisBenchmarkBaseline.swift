@@ -17,8 +17,10 @@ struct RedisBenchmarkBaseline {
         self.port = port
     }
 
-    /// Runs `redis-benchmark` with `command` and parses its CSV line. With `unique`, every request gets its own
-    /// random number where the command says `__rand_int__` (`-r`).
+    /// Runs `redis-benchmark` with `command` (`requests` in total, `-c concurrency -P pipeline`) and parses its CSV
+    /// line; the row's concurrency is the requests in flight (`concurrency × pipeline`). With `unique`, every request
+    /// gets its own random number where the command says `__rand_int__` (`-r`). A failure carries what
+    /// redis-benchmark printed.
     func run(name: String, command: [String], concurrency: Int, requests: Int, pipeline: Int = 1, unique: Bool = false, valueSize: Int)
         throws(BenchError) -> BenchResult
     {
@@ -30,12 +32,38 @@ struct RedisBenchmarkBaseline {
         ] + (unique ? ["-r", "1000000000000"] : []) + command
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        // A file, not a pipe: nothing blocks however much it prints while stdout is read.
+        let errorPath = FileManager.default.temporaryDirectory.appendingPathComponent("axon-bench-\(UUID().uuidString).stderr")
+        guard FileManager.default.createFile(atPath: errorPath.path, contents: nil), let errors = try? FileHandle(forWritingTo: errorPath) else {
+            throw BenchError("could not create \(errorPath.path) for redis-benchmark's messages")
+        }
+        defer {
+            try? errors.close()
+            try? FileManager.default.removeItem(at: errorPath)
+        }
+        process.standardError = errors
         do { try process.run() } catch { throw BenchError("could not run redis-benchmark: \(error)") }
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw BenchError("redis-benchmark exited with status \(process.terminationStatus)") }
-        return try Self.parse(csv: String(decoding: data, as: UTF8.self), name: name, concurrency: concurrency, requests: requests * pipeline)
+        let printed = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            let message = ((try? String(contentsOf: errorPath, encoding: .utf8)) ?? "") + printed
+            throw BenchError("redis-benchmark exited with status \(process.terminationStatus): \(Self.summary(of: message))")
+        }
+        do {
+            return try Self.parse(csv: printed, name: name, concurrency: concurrency * pipeline, requests: requests)
+        } catch {
+            let message = (try? String(contentsOf: errorPath, encoding: .utf8)) ?? ""
+            throw message.isEmpty ? error : BenchError("\(error.description): \(Self.summary(of: message))")
+        }
+    }
+
+    /// The last non-empty lines of what a tool printed, on one line and at most 300 characters.
+    static func summary(of text: String) -> String {
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !lines.isEmpty else { return "it printed nothing" }
+        let joined = lines.suffix(3).joined(separator: " / ")
+        return joined.count > 300 ? String(joined.prefix(300)) + "…" : joined
     }
 
     /// Parses redis-benchmark 7's `--csv` output: a header line, then

@@ -17,6 +17,14 @@ enum Report {
                 }
             }
         }
+        for result in results where (result.group == "connection" || result.group == "pool") && result.concurrency > 1 {
+            if let ceiling = row("redis-benchmark.P\(result.concurrency).get", result.concurrency), result.workload.hasSuffix(".get"),
+               ceiling.opsPerSecond > 0 {
+                lines.append(String(
+                    format: "| %@ ops/s / redis-benchmark -P %d -c 1 (%d callers) | %.2f |", result.workload, result.concurrency,
+                    result.concurrency, result.opsPerSecond / ceiling.opsPerSecond))
+            }
+        }
         if let batch = row("memory.storeBatch.100", 1), let single = row("memory.store", 1), single.opsPerSecond > 0 {
             lines.append(String(
                 format: "| memory.storeBatch.100 entries/s / memory.store ops/s (1 caller) | %.2f |", batch.opsPerSecond * 100 / single.opsPerSecond))
@@ -61,19 +69,33 @@ enum Report {
         var out = ""
         for group in groups {
             out += "### \(group)\n\n"
-            out += "| workload | conc | ops | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | ops/s | baseline | ×baseline p50 |\n"
+            out += "| workload | conc | ops | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | ops/s | baseline | ×baseline p50 (rounds' range) |\n"
             out += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n"
             for r in results where r.group == group {
                 let cells = [
                     r.workload, "\(r.concurrency)", "\(r.ops)", number(r.p50Microseconds), number(r.p90Microseconds),
                     number(r.p99Microseconds), number(r.p999Microseconds), number(r.maxMicroseconds),
-                    number(r.opsPerSecond, decimals: 0), r.baseline ?? "–", r.baselineRatio.map { String(format: "%.2f", $0) } ?? "–",
+                    number(r.opsPerSecond, decimals: 0), r.baseline ?? (r.baselineError != nil ? "failed" : "–"), ratio(r),
                 ]
                 out += "| " + cells.joined(separator: " | ") + " |\n"
             }
-            out += "\n"
+            // What failed, under its table: the row keeps the figures of the rounds that finished.
+            for r in results where r.group == group {
+                if let error = r.error { out += "\n- \(r.workload) c=\(r.concurrency) failed: \(error)" }
+                if let error = r.baselineError, r.baseline == nil { out += "\n- \(r.workload) c=\(r.concurrency) has no baseline: \(error)" }
+            }
+            out += results.contains { $0.group == group && ($0.error != nil || ($0.baselineError != nil && $0.baseline == nil)) } ? "\n\n" : "\n"
         }
         return out
+    }
+
+    /// The ratio cell: the median over the rounds, with the smallest and largest round's ratio when they differ.
+    static func ratio(_ row: BenchResult) -> String {
+        guard let median = row.baselineRatio else { return "–" }
+        guard let low = row.baselineRatioMin, let high = row.baselineRatioMax, (row.baselineRatios?.count ?? 0) > 1 else {
+            return String(format: "%.2f", median)
+        }
+        return String(format: "%.2f (%.2f–%.2f)", median, low, high)
     }
 
     /// A number with one decimal below 100 and none above; an en dash for a missing one.
@@ -83,61 +105,82 @@ enum Report {
         return String(format: "%.\(places)f", value)
     }
 
-    /// The results as a JSON array (the `--json` schema: `BenchResult.CodingKeys`).
-    static func json(_ results: [BenchResult]) throws -> Data {
+    /// The results and the run's metadata as a JSON object, `{"metadata": …, "results": [rows]}` (row keys:
+    /// `BenchResult.CodingKeys`; metadata keys: `RunMetadata.CodingKeys`).
+    static func json(_ results: [BenchResult], metadata: RunMetadata?) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try encoder.encode(results)
+        return try encoder.encode(BenchFile(metadata: metadata, results: results))
     }
 
-    /// A latency-by-percentile plot, one line per measured row; x is log-scaled in 1/(1-p) like HdrHistogram's plots.
-    static func svg(_ results: [BenchResult], title: String) -> String {
+    /// Latency-by-percentile plots, small multiples: one per group (a group with more than `perPanel` rows gets one per
+    /// `perPanel` of them), two a row; x is log-scaled in 1/(1-p) like HdrHistogram's plots, y is log-scaled µs.
+    static func svg(_ results: [BenchResult], title: String, perPanel: Int = 8) -> String {
         let plotted = results.filter { !$0.curve.isEmpty }
-        // Tall enough for the legend: one line per plotted row.
-        let width = 1000.0, left = 70.0, right = 340.0, top = 40.0, bottom = 50.0
-        let height = max(560.0, top + Double(plotted.count) * 14 + bottom)
+        var panels: [(title: String, rows: [BenchResult])] = []
+        var groups: [String] = []
+        for result in plotted where !groups.contains(result.group) { groups.append(result.group) }
+        for group in groups {
+            let rows = plotted.filter { $0.group == group }
+            let chunks = stride(from: 0, to: rows.count, by: perPanel).map { Array(rows[$0..<min($0 + perPanel, rows.count)]) }
+            for (index, chunk) in chunks.enumerated() {
+                panels.append((chunks.count == 1 ? group : "\(group) (\(index + 1) of \(chunks.count))", chunk))
+            }
+        }
+        let panelWidth = 620.0, panelHeight = 300.0, header = 36.0, columns = 2
+        let width = panelWidth * Double(columns)
+        let height = header + panelHeight * Double(max(1, (panels.count + columns - 1) / columns))
+        var svg = """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="11">
+        <rect width="100%" height="100%" fill="white"/>
+        <text x="16" y="24" font-size="15">\(escape(title))</text>
+
+        """
+        for (index, panel) in panels.enumerated() {
+            let x = panelWidth * Double(index % columns), y = header + panelHeight * Double(index / columns)
+            svg += "<g transform=\"translate(\(x),\(y))\">\n" + self.panel(panel.rows, title: panel.title, width: panelWidth, height: panelHeight) + "</g>\n"
+        }
+        svg += "</svg>\n"
+        return svg
+    }
+
+    /// One small plot with its legend on the right.
+    private static func panel(_ rows: [BenchResult], title: String, width: Double, height: Double) -> String {
+        let left = 62.0, right = 230.0, top = 28.0, bottom = 36.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         let maxX = log10(1 / (1 - 0.99999))
         func x(_ percentile: Double) -> Double {
             let p = min(percentile / 100, 0.99999)
             return left + plotWidth * log10(1 / (1 - p)) / maxX
         }
-        let values = plotted.flatMap { $0.curve.map(\.microseconds) }.filter { $0 > 0 }
-        let low = log10(max(values.min() ?? 1, 1)), high = log10(max(values.max() ?? 10, 10))
-        let span = max(high - floor(low), 1)
+        let values = rows.flatMap { $0.curve.map(\.microseconds) }.filter { $0 > 0 }
+        let low = floor(log10(max(values.min() ?? 1, 1))), high = log10(max(values.max() ?? 10, 10))
+        let span = max(ceil(high) - low, 1)
         func y(_ microseconds: Double) -> Double {
-            top + plotHeight * (1 - (log10(max(microseconds, 1)) - floor(low)) / span)
+            top + plotHeight * (1 - (log10(max(microseconds, 1)) - low) / span)
         }
-        let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
-        let dashes = ["", "6,3", "2,2"]
-        var svg = """
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="11">
-        <rect width="100%" height="100%" fill="white"/>
-        <text x="\(left)" y="22" font-size="15">\(escape(title))</text>
-
-        """
-        for (label, percentile) in [("0%", 0.0), ("90%", 90), ("99%", 99), ("99.9%", 99.9), ("99.99%", 99.99), ("99.999%", 99.999)] {
+        let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+        var svg = "<text x=\"\(left)\" y=\"16\" font-size=\"13\">\(escape(title))</text>\n"
+        for (label, percentile) in [("0%", 0.0), ("90%", 90), ("99%", 99), ("99.9%", 99.9), ("99.99%", 99.99)] {
             svg += "<line x1=\"\(x(percentile))\" y1=\"\(top)\" x2=\"\(x(percentile))\" y2=\"\(top + plotHeight)\" stroke=\"#ddd\"/>"
-            svg += "<text x=\"\(x(percentile))\" y=\"\(top + plotHeight + 16)\" text-anchor=\"middle\">\(label)</text>\n"
+            svg += "<text x=\"\(x(percentile))\" y=\"\(top + plotHeight + 14)\" text-anchor=\"middle\">\(label)</text>\n"
         }
-        var decade = floor(low)
-        while decade <= floor(low) + span {
+        var decade = low
+        while decade <= low + span {
             let value = pow(10, decade)
             svg += "<line x1=\"\(left)\" y1=\"\(y(value))\" x2=\"\(left + plotWidth)\" y2=\"\(y(value))\" stroke=\"#ddd\"/>"
-            svg += "<text x=\"\(left - 6)\" y=\"\(y(value) + 4)\" text-anchor=\"end\">\(Int(value)) µs</text>\n"
+            svg += "<text x=\"\(left - 5)\" y=\"\(y(value) + 4)\" text-anchor=\"end\">\(Int(value)) µs</text>\n"
             decade += 1
         }
-        svg += "<text x=\"\(left + plotWidth / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">percentile</text>\n"
-        for (index, result) in plotted.enumerated() {
+        svg += "<text x=\"\(left + plotWidth / 2)\" y=\"\(height - 8)\" text-anchor=\"middle\">percentile</text>\n"
+        for (index, result) in rows.enumerated() {
             let color = colors[index % colors.count]
-            let dash = dashes[(index / colors.count) % dashes.count]
             let points = result.curve.map { "\(String(format: "%.1f", x($0.percentile))),\(String(format: "%.1f", y($0.microseconds)))" }
-            svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-dasharray=\"\(dash)\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>\n"
-            let legendY = top + Double(index) * 14
-            svg += "<line x1=\"\(width - right + 10)\" y1=\"\(legendY)\" x2=\"\(width - right + 30)\" y2=\"\(legendY)\" stroke=\"\(color)\" stroke-dasharray=\"\(dash)\" stroke-width=\"2\"/>"
-            svg += "<text x=\"\(width - right + 36)\" y=\"\(legendY + 4)\">\(escape(result.workload)) c=\(result.concurrency)</text>\n"
+            svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>\n"
+            let legendY = top + 6 + Double(index) * 15
+            svg += "<line x1=\"\(width - right + 10)\" y1=\"\(legendY)\" x2=\"\(width - right + 28)\" y2=\"\(legendY)\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+            svg += "<text x=\"\(width - right + 33)\" y=\"\(legendY + 4)\">\(escape(result.workload)) c=\(result.concurrency)</text>\n"
         }
-        svg += "</svg>\n"
         return svg
     }
 
