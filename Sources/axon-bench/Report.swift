@@ -52,6 +52,16 @@ enum Report {
                         format: "| %@ ops/s / %@ (%d callers) | %.2f |", secure, plain, concurrency, over.opsPerSecond / under.opsPerSecond))
                 }
             }
+            if let beside = row("pool.mixed.get.beside-1mib", concurrency)?.p99Microseconds,
+               let alone = row("pool.mixed.get.alone", concurrency)?.p99Microseconds, alone > 0 {
+                lines.append(String(
+                    format: "| pool GET p99 beside a task moving 1 MiB values / alone (%d callers, default pool) | %.2f |", concurrency, beside / alone))
+                if let apart = row("pool.mixed.get.beside-1mib.apart", concurrency)?.p99Microseconds {
+                    lines.append(String(
+                        format: "| pool GET p99 beside a task moving 1 MiB values through a pool of its own / alone (%d callers) | %.2f |",
+                        concurrency, apart / alone))
+                }
+            }
             if let during = row("memory.store.during-recall", concurrency)?.p99Microseconds,
                let alone = row("memory.store", concurrency)?.p99Microseconds, alone > 0 {
                 lines.append(String(

@@ -24,6 +24,8 @@ final class ConnectionCore: @unchecked Sendable {
         let handler: ReplyHandler
         /// `MonotonicClock` time when appended; 0 when there is no command timeout.
         let appendedAt: UInt64
+        /// The request's size when it is large (`ConnectionGauge.largeBytes` or more), else 0.
+        var largeBytes = 0
     }
 
     let configuration: RedisConfiguration
@@ -123,6 +125,7 @@ final class ConnectionCore: @unchecked Sendable {
             self.gauge.setAlone(false)
             self.repliesThisRead = 0
             self.executor.collectingJobs(body)
+            self.gauge.setReceivingLarge((self.tls?.bufferedReplyBytes ?? 0) >= ConnectionGauge.largeBytes)
             self.aloneStreak = self.repliesThisRead == 1 && self.pending.isEmpty ? self.aloneStreak + 1 : 0
             self.gauge.setAlone(self.aloneStreak >= Self.aloneAfter)
         }
@@ -283,7 +286,13 @@ final class ConnectionCore: @unchecked Sendable {
             }
         }
         let now = commandTimeoutNanoseconds == nil ? 0 : MonotonicClock.coarseNanoseconds()
-        pending.append(PendingReply(handler: handler, appendedAt: now))
+        var entry = PendingReply(handler: handler, appendedAt: now)
+        // Only large requests touch the byte gauge: the common small command pays nothing for it.
+        if command.encoded.count >= ConnectionGauge.largeBytes {
+            entry.largeBytes = command.encoded.count
+            gauge.addLargeRequestBytes(entry.largeBytes)
+        }
+        pending.append(entry)
         gauge.add(1)
         if !commandTimerArmed, state == .ready, commandTimeoutNanoseconds != nil { armCommandTimer() }
         return true
@@ -295,6 +304,7 @@ final class ConnectionCore: @unchecked Sendable {
     fileprivate func handleReply(_ reply: UnsafeMutablePointer<redisReply>?) {
         guard let entry = pending.popFirst() else { return }
         gauge.add(-1)
+        if entry.largeBytes > 0 { gauge.addLargeRequestBytes(-entry.largeBytes) }
         repliesThisRead += 1
         guard let reply else {
             fail(entry.handler, closingError ?? contextError())
@@ -330,6 +340,7 @@ final class ConnectionCore: @unchecked Sendable {
         let failure = closingError ?? error
         while let entry = pending.popFirst() {
             gauge.add(-1)
+            if entry.largeBytes > 0 { gauge.addLargeRequestBytes(-entry.largeBytes) }
             fail(entry.handler, failure)
         }
         tls = nil
@@ -352,7 +363,22 @@ final class ConnectionCore: @unchecked Sendable {
         // queue thread picks up without a wake-up, instead of blocking in `sync` until the event ends.
         gauge.setAlone(false)
         repliesThisRead = 0
-        executor.collectingJobs { redisAsyncHandleRead(context) }
+        executor.collectingJobs {
+            redisAsyncHandleRead(context)
+            // hiredis reads 16 KiB per call: while a large reply is partly here, read on in this event (up to
+            // 4 MiB) instead of waiting for one read event per 16 KiB. A read that finds nothing stops it.
+            var rounds = 0
+            while rounds < 256, self.context != nil, let reader = context.pointee.c.reader,
+                  reader.pointee.len - reader.pointee.pos >= 16 * 1024 {
+                let before = reader.pointee.len
+                redisAsyncHandleRead(context)
+                guard self.context != nil, let after = context.pointee.c.reader, after.pointee.len != before else { break }
+                rounds += 1
+            }
+        }
+        if self.context != nil, let reader = context.pointee.c.reader {
+            gauge.setReceivingLarge(reader.pointee.len - reader.pointee.pos >= ConnectionGauge.largeBytes)
+        }
         // One caller at a time for a while (not a lull between bursts of many callers).
         aloneStreak = repliesThisRead == 1 && pending.isEmpty ? aloneStreak + 1 : 0
         gauge.setAlone(aloneStreak >= Self.aloneAfter)

@@ -6,6 +6,23 @@ final class ConnectionGauge: Sendable {
     private let inFlight = Atomic<Int>(0)
     private let closed = Atomic<Bool>(false)
     private let alone = Atomic<Bool>(false)
+    private let largeRequestBytes = Atomic<Int>(0)
+    private let receivingLarge = Atomic<Bool>(false)
+
+    /// A request, or a reply partly received, of this many bytes or more makes the connection busy moving a large
+    /// value (64 KiB: far above the usual command, and a few socket buffers' worth of waiting for what follows).
+    static let largeBytes = 64 * 1024
+
+    /// Adds `delta` bytes of large requests awaiting their replies (negative when a reply or failure ends one).
+    func addLargeRequestBytes(_ delta: Int) { largeRequestBytes.add(delta, ordering: .relaxed) }
+
+    /// Records, after each read event, whether a large reply is partly received; written only when it changes.
+    func setReceivingLarge(_ value: Bool) {
+        if receivingLarge.load(ordering: .relaxed) != value { receivingLarge.store(value, ordering: .relaxed) }
+    }
+
+    /// Whether the socket is busy with a large request or reply: a small command sent now would queue behind it.
+    var isMovingLargeValue: Bool { largeRequestBytes.load(ordering: .relaxed) > 0 || receivingLarge.load(ordering: .relaxed) }
 
     /// Adds `delta` to the in-flight count (negative to subtract).
     func add(_ delta: Int) { inFlight.add(delta, ordering: .relaxed) }

@@ -73,6 +73,10 @@ public final class RedisConnection: Sendable {
     /// Commands sent and not yet answered (an instantaneous reading, for load balancing).
     public var inFlightCount: Int { core.gauge.current }
 
+    /// Whether the socket is busy moving a large request or reply (64 KiB or more): a small command sent now would
+    /// wait behind it. The pool routes around such a connection.
+    public var isMovingLargeValue: Bool { core.gauge.isMovingLargeValue }
+
     /// Whether the connection has closed (by `close()`, the server, the OS or a timeout). It never reopens.
     public var isClosed: Bool { core.gauge.isClosed }
 

@@ -9,6 +9,9 @@ import Synchronization
 /// - Connections open lazily, up to `maxConnections`: the first caller opens one, and another opens when the
 ///   least-loaded connection has `openWhenInFlightAtLeast` commands in flight. More callers than
 ///   connections is normal: shared callers never wait for a free connection, only exclusive ones do.
+/// - A connection busy moving a large request or reply (64 KiB or more, `RedisConnection.isMovingLargeValue`)
+///   counts as `openWhenInFlightAtLeast` more commands in flight: small commands go around it, to another
+///   connection (opened for them if needed), instead of queueing behind a large value on the same socket.
 /// - An exclusive caller waits in FIFO order up to `leaseTimeout`, then fails with `poolExhausted` (whose
 ///   message suggests raising limits only when every connection is leased).
 /// - A shared caller that arrives while the pool (re)opens a connection waits for that connect: it is served
@@ -53,6 +56,8 @@ public final class RedisConnectionPool: Sendable {
     /// How long an exclusive caller waits for a connection.
     public let leaseTimeout: Duration
     private let idleCheckNanoseconds: UInt64
+    /// What a connection busy moving a large value adds to its load (`openWhenInFlightAtLeast`).
+    private let busyLoad: Int
     private let logger: Logger
     private let state: Mutex<State>
     /// With Sentinel: where the master is asked for on every (re)connect.
@@ -160,6 +165,7 @@ public final class RedisConnectionPool: Sendable {
         self.maxConnections = maxConnections
         self.leaseTimeout = leaseTimeout
         self.idleCheckNanoseconds = idleCheckAfter.nanoseconds
+        self.busyLoad = openWhenInFlightAtLeast
         self.logger = logger
         metrics = PoolMetrics(
             telemetry: telemetry,
@@ -305,6 +311,12 @@ public final class RedisConnectionPool: Sendable {
 
     // MARK: Acquiring
 
+    /// A shared connection's load for routing: its commands in flight, plus `busy` while it moves a large value.
+    @inline(__always)
+    private static func load(_ connection: RedisConnection, busy: Int) -> Int {
+        connection.inFlightCount + (connection.isMovingLargeValue ? busy : 0)
+    }
+
     /// What `acquireNow` decided without suspending.
     private enum Immediate {
         case ready(PooledConnection)
@@ -332,7 +344,7 @@ public final class RedisConnectionPool: Sendable {
             let waiter = state.nextWaiterID
             state.nextWaiterID &+= 1
             let (action, pooled) = state.machine.acquireConnection(waiter: waiter, exclusive: exclusive, now: now) {
-                $0.connection.inFlightCount
+                Self.load($0.connection, busy: busyLoad)
             }
             return (action, waiter, pooled)
         }
@@ -478,7 +490,7 @@ public final class RedisConnectionPool: Sendable {
     private func release(_ pooled: PooledConnection, reusable: Bool) {
         let (effects, removed) = state.withLock { state -> ([Effect], Bool) in
             let actions = state.machine.released(
-                pooled.id, reusable: reusable, now: MonotonicClock.coarseNanoseconds()) { $0.connection.inFlightCount }
+                pooled.id, reusable: reusable, now: MonotonicClock.coarseNanoseconds()) { Self.load($0.connection, busy: busyLoad) }
             let removed = state.machine.slots[pooled.id] == nil
             return (Self.resolve(actions, in: &state), removed)
         }

@@ -63,6 +63,9 @@ final class TLSStream: @unchecked Sendable {
     /// Wraps the handling of a read event (the connection's executor runs the jobs it resumes inline after it).
     var aroundRead: (() -> Void) -> Void = { $0() }
 
+    /// Bytes of a reply received but not yet complete (for `ConnectionGauge.isMovingLargeValue`).
+    var bufferedReplyBytes: Int { reader.map { $0.pointee.len - $0.pointee.pos } ?? 0 }
+
     init(queue: DispatchQueue, settings: RedisTLSConfiguration, host: String, port: Int, endpoint: String) {
         self.queue = queue
         self.settings = settings
