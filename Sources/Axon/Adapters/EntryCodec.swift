@@ -52,11 +52,7 @@ enum EntryCodec {
             return fields[index]
         }
         func optional(_ index: Int) throws -> String? { fields[index].isNull ? nil : try fields[index].string() }
-        var tags: [String] = []
-        for part in try (optional(8) ?? "").split(separator: ",") {
-            guard let tag = RedisKeyspace.unhex(part) else { throw MemoryError(.storage, "entry \(id) has a malformed tag list") }
-            tags.append(tag)
-        }
+        guard let tags = try tags(fields[8]) else { throw MemoryError(.storage, "entry \(id) has a malformed tag list") }
         var metadata: [String: String] = [:]
         if !fields[9].isNull {
             metadata = try JSONDecoder().decode([String: String].self, from: Data(try fields[9].bytes()))
@@ -67,6 +63,22 @@ enum EntryCodec {
             lastAccessedAt: Milliseconds.date(try required(4).int()), accessCount: Int(try required(5).int()),
             userID: try optional(6), sessionID: try optional(7), metadata: metadata,
             value: fields[10].isNull ? nil : Data(try fields[10].bytes()))
+    }
+
+    /// The `k` field (hex tags, comma-separated) decoded straight from its bytes; `nil` when malformed. Empty parts
+    /// are skipped.
+    static func tags(_ field: RedisReply) throws -> [String]? {
+        guard let bytes = try field.optionalBytes(), !bytes.isEmpty else { return [] }
+        var tags: [String] = []
+        var start = 0
+        for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: ",") {
+            if index > start {
+                guard let tag = RedisKeyspace.unhex(bytes[start..<index]) else { return nil }
+                tags.append(tag)
+            }
+            start = index + 1
+        }
+        return tags
     }
 }
 

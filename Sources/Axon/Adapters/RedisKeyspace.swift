@@ -39,10 +39,12 @@ struct RedisKeyspace: Sendable {
     }
 
     /// The text whose hex is `hex`, or `nil` if it is not valid hex of UTF-8.
-    static func unhex(_ hex: Substring) -> String? {
+    static func unhex<Digits: Collection<UInt8>>(_ hex: Digits) -> String? {
+        guard hex.count % 2 == 0 else { return nil }
         var bytes: [UInt8] = []
+        bytes.reserveCapacity(hex.count / 2)
         var high: UInt8?
-        for char in hex.utf8 {
+        for char in hex {
             let value: UInt8
             switch char {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): value = char - UInt8(ascii: "0")
@@ -56,7 +58,6 @@ struct RedisKeyspace: Sendable {
                 high = value
             }
         }
-        guard high == nil else { return nil }
-        return String(validating: bytes, as: UTF8.self)
+        return String(validUTF8: bytes)
     }
 }

@@ -41,7 +41,7 @@ extension RedisReply {
         switch self {
         case .status(let text): return text
         case .bulk(let bytes):
-            guard let text = String(validating: bytes, as: UTF8.self) else {
+            guard let text = String(validUTF8: bytes) else {
                 throw RedisError(.unexpectedReply, "expected UTF-8 text, got \(bytes.count) bytes that are not valid UTF-8; use bytes()")
             }
             return text
@@ -60,9 +60,37 @@ extension RedisReply {
         switch self {
         case .integer(let value): return value
         case .bulk(let bytes):
-            if let text = String(validating: bytes, as: UTF8.self), let value = Int64(text) { return value }
+            if let value = Self.decimal(bytes) { return value }
             throw RedisError(.unexpectedReply, "expected an integer, got a bulk string that is not a decimal integer")
         default: throw mismatch("integer")
+        }
+    }
+
+    /// `bytes` as a decimal integer (an optional sign, then digits; what `Int64(String)` accepts), without building
+    /// a `String`; `nil` when it is not one or does not fit.
+    static func decimal(_ bytes: [UInt8]) -> Int64? {
+        bytes.withUnsafeBufferPointer { digits -> Int64? in
+            var index = 0
+            var negative = false
+            if let first = digits.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") {
+                negative = first == UInt8(ascii: "-")
+                index = 1
+            }
+            guard index < digits.count else { return nil }
+            var value: Int64 = 0
+            while index < digits.count {
+                let digit = digits[index] &- UInt8(ascii: "0")
+                guard digit < 10 else { return nil }
+                let (shifted, overflowed) = value.multipliedReportingOverflow(by: 10)
+                // Accumulated on the negative side, which holds Int64.min.
+                let (next, overflowedAgain) = shifted.subtractingReportingOverflow(Int64(digit))
+                guard !overflowed, !overflowedAgain else { return nil }
+                value = next
+                index += 1
+            }
+            if negative { return value }
+            let (positive, overflowed) = Int64(0).subtractingReportingOverflow(value)
+            return overflowed ? nil : positive
         }
     }
 
@@ -71,7 +99,7 @@ extension RedisReply {
         switch self {
         case .integer(let value): return Double(value)
         case .bulk(let bytes):
-            if let text = String(validating: bytes, as: UTF8.self), let value = Double(text) { return value }
+            if let text = String(validUTF8: bytes), let value = Double(text) { return value }
             throw RedisError(.unexpectedReply, "expected a number, got a bulk string that is not one")
         default: throw mismatch("number")
         }
