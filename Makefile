@@ -27,9 +27,10 @@ cluster-test: deps samples
 	./scripts/with-redis.sh ./scripts/with-cluster.sh ./scripts/with-tls.sh swift test --filter "ClusterTests|MemoryConformance|Primitives"
 
 # The TLS suites alone: the TLS tests and the conformance suite over a throwaway TLS redis-server (certificates made
-# by scripts/make-test-certs.sh), plus servers of the tests' own (mutual TLS, an expired certificate, kill/restart).
+# by scripts/make-test-certs.sh), plus servers of the tests' own (mutual TLS, an expired certificate, kill/restart,
+# a TLS-only cluster and a TLS primary, replica and sentinels).
 tls-test: deps
-	./scripts/with-redis.sh ./scripts/with-tls.sh swift test --filter "TLSTests|MemoryConformance|Primitives"
+	./scripts/with-redis.sh ./scripts/with-tls.sh swift test --filter "TLSTests|TLSScaleOutTests|MemoryConformance|Primitives"
 
 # The fault suite alone (it also runs in `make test`): kill -9 and restart under load, SIGSTOP, OOM, eviction,
 # maxclients, a listener that closes at once, each against throwaway servers.

@@ -399,35 +399,53 @@ package final class Locked<Value: Sendable>: Sendable {
 package final class RedisClusterProcess: @unchecked Sendable {
     package let nodes: [RedisServerProcess]
 
-    /// Starts a cluster, trying other ports up to three times when a node or the cluster does not come up.
-    package static func start() async throws -> RedisClusterProcess {
+    /// Starts a cluster, trying other ports up to three times when a node or the cluster does not come up. With
+    /// `tls`, every node speaks only TLS, to clients and on the cluster bus and replication (the test certificates).
+    package static func start(tls: Bool = false) async throws -> RedisClusterProcess {
         var lastError: (any Error)?
         for _ in 0..<3 {
-            do { return try await attempt() } catch { lastError = error }
+            do { return try await attempt(tls: tls) } catch { lastError = error }
         }
         throw lastError ?? RedisError(.connectionFailed, "could not start a test cluster")
     }
 
-    private static func attempt() async throws -> RedisClusterProcess {
+    private static func attempt(tls: Bool) async throws -> RedisClusterProcess {
+        var security: [String] = [], cliOptions: [String] = []
+        if tls {
+            let node = try TLSTestNode.arguments()
+            security = ["--tls-cluster", "yes"] + node.server
+            cliOptions = node.cli
+        }
         var nodes: [RedisServerProcess] = []
         do {
             for _ in 0..<6 {
                 // The cluster bus listens on port + 10,000: both must be valid and free.
                 var port = try freePort()
                 while port > 55_535 || !Self.free(port + 10_000) { port = try freePort() }
-                nodes.append(try await RedisServerProcess.start([
+                // TLS: the port is the TLS port (`--port 0` after the plaintext one turns plaintext off).
+                let listen = tls ? ["--port", "0", "--tls-port", "\(port)"] : []
+                let node = try await RedisServerProcess.start([
                     "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000",
                     "--cluster-replica-validity-factor", "0",
-                ], port: port))
+                ] + listen + security, port: port)
+                node.cliOptions = cliOptions
+                nodes.append(node)
             }
             let cluster = RedisClusterProcess(nodes: nodes)
             let create = Process()
             create.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
-            create.arguments = ["--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" } + ["--cluster-replicas", "1", "--cluster-yes"]
+            create.arguments = cliOptions + ["--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" } + ["--cluster-replicas", "1", "--cluster-yes"]
             create.standardOutput = FileHandle.nullDevice
             create.standardError = FileHandle.nullDevice
             try create.run()
-            create.waitUntilExit()
+            // It waits for the nodes to meet for as long as it takes: give up after 30 s (a node that cannot join).
+            let deadline = ContinuousClock.now + .seconds(30)
+            while create.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            if create.isRunning {
+                create.terminate()
+                create.waitUntilExit()
+                throw RedisError(.connectionFailed, "redis-cli --cluster create did not finish within 30 s")
+            }
             guard create.terminationStatus == 0 else { throw RedisError(.connectionFailed, "redis-cli --cluster create failed") }
             try await cluster.waitUntilHealthy()
             return cluster
@@ -466,6 +484,24 @@ package final class RedisClusterProcess: @unchecked Sendable {
     private static func free(_ port: Int) -> Bool { !RedisServerProcess.accepts(port: port) }
 }
 
+/// The options of a TLS-only test node (server or sentinel) with the test certificates.
+enum TLSTestNode {
+    /// `--name value` pairs for redis-server (also written as `name value` lines in a sentinel's file), and the
+    /// `redis-cli` options to reach such a node.
+    static func arguments() throws -> (server: [String], cli: [String]) {
+        guard let directory = SharedTLSServer.certificates else {
+            throw RedisError(.invalidArgument, "REDIS_TLS_TEST_CERTS is not set: run the tests through scripts/with-tls.sh (make test)")
+        }
+        return ([
+            "--tls-replication", "yes", "--tls-cert-file", "\(directory)/server.pem", "--tls-key-file", "\(directory)/server.key",
+            "--tls-ca-cert-file", "\(directory)/ca.pem", "--tls-auth-clients", "no",
+            // Outgoing links (the cluster bus, which always asks for a certificate; replication; sentinels) present one
+            // made for client authentication.
+            "--tls-client-cert-file", "\(directory)/client.pem", "--tls-client-key-file", "\(directory)/client.key",
+        ], ["--tls", "--cacert", "\(directory)/ca.pem"])
+    }
+}
+
 /// A primary, a replica and three sentinels monitoring them as `mymaster` (down after 1 s, failover timeout 5 s),
 /// each in a temporary directory of its own. Always `stop()` it.
 package final class RedisSentinelGroup: @unchecked Sendable {
@@ -474,22 +510,39 @@ package final class RedisSentinelGroup: @unchecked Sendable {
     package let sentinelPorts: [Int]
     private let sentinels: [Process]
     private let directory: URL
+    /// `redis-cli` options for the sentinels (`--tls --cacert …` over TLS).
+    private let cliOptions: [String]
     package static let masterName = "mymaster"
 
-    package static func start() async throws -> RedisSentinelGroup {
-        let primary = try await RedisServerProcess.start()
+    /// Starts the group; with `tls`, every server and sentinel speaks only TLS (clients, replication and the
+    /// sentinels' links) with the test certificates.
+    package static func start(tls: Bool = false) async throws -> RedisSentinelGroup {
+        let security = tls ? try TLSTestNode.arguments() : nil
+        func server(_ arguments: [String]) async throws -> RedisServerProcess {
+            guard let security else { return try await RedisServerProcess.start(arguments) }
+            let port = try freePort()
+            let node = try await RedisServerProcess.start(["--port", "0", "--tls-port", "\(port)"] + security.server + arguments, port: port)
+            node.cliOptions = security.cli
+            return node
+        }
+        let primary = try await server([])
         var replica: RedisServerProcess?
         var started: [Process] = []
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("axon-sentinels-\(UUID().uuidString)")
         do {
-            replica = try await RedisServerProcess.start(["--replicaof", "127.0.0.1", "\(primary.port)"])
+            replica = try await server(["--replicaof", "127.0.0.1", "\(primary.port)"])
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             var ports: [Int] = []
             for index in 0..<3 {
                 let port = try freePort()
                 let config = directory.appendingPathComponent("sentinel-\(index).conf")
+                let listen = security.map { security in
+                    "port 0\ntls-port \(port)\n" + stride(from: 0, to: security.server.count, by: 2).map {
+                        "\(security.server[$0].dropFirst(2)) \(security.server[$0 + 1])"
+                    }.joined(separator: "\n")
+                } ?? "port \(port)"
                 try """
-                port \(port)
+                \(listen)
                 bind 127.0.0.1
                 dir \(directory.path)
                 logfile \(directory.appendingPathComponent("sentinel-\(index).log").path)
@@ -513,7 +566,8 @@ package final class RedisSentinelGroup: @unchecked Sendable {
                 ports.append(port)
             }
             let group = RedisSentinelGroup(
-                primary: primary, replica: replica ?? primary, sentinelPorts: ports, sentinels: started, directory: directory)
+                primary: primary, replica: replica ?? primary, sentinelPorts: ports, sentinels: started, directory: directory,
+                cliOptions: security?.cli ?? [])
             try await group.waitUntilReady()
             return group
         } catch {
@@ -528,7 +582,10 @@ package final class RedisSentinelGroup: @unchecked Sendable {
         }
     }
 
-    private init(primary: RedisServerProcess, replica: RedisServerProcess, sentinelPorts: [Int], sentinels: [Process], directory: URL) {
+    private init(
+        primary: RedisServerProcess, replica: RedisServerProcess, sentinelPorts: [Int], sentinels: [Process], directory: URL, cliOptions: [String]
+    ) {
+        self.cliOptions = cliOptions
         self.primary = primary
         self.replica = replica
         self.sentinelPorts = sentinelPorts
@@ -543,8 +600,8 @@ package final class RedisSentinelGroup: @unchecked Sendable {
             let synced = (try? replica.cli(["INFO", "replication"]))?.contains("master_link_status:up") == true
             var ready = synced
             for port in sentinelPorts where ready {
-                let others = Self.cli(port: port, ["SENTINEL", "SENTINELS", Self.masterName])
-                let replicas = Self.cli(port: port, ["SENTINEL", "REPLICAS", Self.masterName])
+                let others = cli(port: port, ["SENTINEL", "SENTINELS", Self.masterName])
+                let replicas = cli(port: port, ["SENTINEL", "REPLICAS", Self.masterName])
                 ready = others.components(separatedBy: "\nname\n").count - 1 >= 2 || others.split(separator: "\n").filter({ $0 == "name" }).count >= 2
                 ready = ready && replicas.contains("\(replica.port)")
             }
@@ -554,10 +611,10 @@ package final class RedisSentinelGroup: @unchecked Sendable {
         throw RedisError(.connectionFailed, "the sentinels did not discover each other and the replica in time")
     }
 
-    static func cli(port: Int, _ arguments: [String]) -> String {
+    func cli(port: Int, _ arguments: [String]) -> String {
         let cli = Process()
         cli.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
-        cli.arguments = ["-h", "127.0.0.1", "-p", "\(port)"] + arguments
+        cli.arguments = cliOptions + ["-h", "127.0.0.1", "-p", "\(port)"] + arguments
         let output = Pipe()
         cli.standardOutput = output
         cli.standardError = FileHandle.nullDevice
@@ -572,13 +629,13 @@ package final class RedisSentinelGroup: @unchecked Sendable {
 
     /// The master's port as the sentinels report it now.
     package func masterPort() -> Int? {
-        let reply = Self.cli(port: sentinelPorts[0], ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", Self.masterName])
+        let reply = cli(port: sentinelPorts[0], ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", Self.masterName])
         return reply.split(separator: "\n").last.flatMap { Int($0) }
     }
 
     /// Asks a sentinel for a failover now.
     package func failover() -> String {
-        Self.cli(port: sentinelPorts[0], ["SENTINEL", "FAILOVER", Self.masterName])
+        cli(port: sentinelPorts[0], ["SENTINEL", "FAILOVER", Self.masterName])
     }
 
     package func stop() {

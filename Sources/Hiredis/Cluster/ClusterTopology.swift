@@ -71,9 +71,9 @@ public struct ClusterTopology: Sendable, Hashable {
     }
 
     /// Parses a `CLUSTER SHARDS` reply: each shard's `slots` (flat start/end pairs) and the node whose `role` is
-    /// `master` (its `endpoint` or `ip`, and `port` or `tls-port`). `defaultHost` stands in for an endpoint of `?`
-    /// or empty (a node that does not know its address).
-    public static func fromShards(_ reply: RedisReply, defaultHost: String) throws(RedisError) -> ClusterTopology {
+    /// `master` (its `endpoint` or `ip`, and its port: `tls-port` first when `tls`, else `port` first; a port of 0
+    /// is none). `defaultHost` stands in for an endpoint of `?` or empty (a node that does not know its address).
+    public static func fromShards(_ reply: RedisReply, defaultHost: String, tls: Bool = false) throws(RedisError) -> ClusterTopology {
         var ranges: [(ClosedRange<Int>, Node)] = []
         for shard in try reply.array() {
             let fields = try dictionary(shard)
@@ -88,8 +88,8 @@ public struct ClusterTopology: Sendable, Hashable {
                 if health == "fail" { continue }
                 var host = (try? info["endpoint"]?.string()) ?? (try? info["ip"]?.string()) ?? defaultHost
                 if host.isEmpty || host == "?" { host = (try? info["ip"]?.string()) ?? defaultHost }
-                let port = (try? info["port"]?.int()) ?? (try? info["tls-port"]?.int())
-                guard let port else { continue }
+                func port(_ name: String) -> Int64? { (try? info[name]?.int()).flatMap { $0 > 0 ? $0 : nil } }
+                guard let port = tls ? port("tls-port") ?? port("port") : port("port") ?? port("tls-port") else { continue }
                 primary = Node(host: host, port: Int(port))
             }
             guard let primary else { continue }

@@ -346,7 +346,8 @@ public final class RedisClusterClient: RedisClient {
                 let pool = try self.pool(for: node)
                 let topology: ClusterTopology
                 do {
-                    topology = try ClusterTopology.fromShards(try await pool.send("CLUSTER", "SHARDS"), defaultHost: node.host)
+                    topology = try ClusterTopology.fromShards(
+                        try await pool.send("CLUSTER", "SHARDS"), defaultHost: node.host, tls: configuration.node.tls != nil)
                 } catch let error as RedisError where error.code == .serverError {
                     topology = try ClusterTopology.fromSlots(try await pool.send("CLUSTER", "SLOTS"), defaultHost: node.host)
                 }
