@@ -31,3 +31,28 @@ struct ReplyDecodingTests {
         }
     }
 }
+
+@Suite("Cluster maps from CLUSTER SHARDS without a server")
+struct ClusterShardsParsingTests {
+    /// One shard owning every slot, whose master announces `port` and `tls-port` as given.
+    static func shards(port: Int64, tlsPort: Int64?) -> RedisReply {
+        var node: [RedisReply] = [
+            .bulk(Array("ip".utf8)), .bulk(Array("127.0.0.1".utf8)), .bulk(Array("port".utf8)), .integer(port),
+            .bulk(Array("role".utf8)), .bulk(Array("master".utf8)), .bulk(Array("health".utf8)), .bulk(Array("online".utf8)),
+        ]
+        if let tlsPort { node += [.bulk(Array("tls-port".utf8)), .integer(tlsPort)] }
+        return .array([.array([
+            .bulk(Array("slots".utf8)), .array([.integer(0), .integer(16383)]), .bulk(Array("nodes".utf8)), .array([.array(node)]),
+        ])])
+    }
+
+    @Test func theTLSPortIsPreferredOverTLSAndAPortOfZeroIsNone() throws {
+        let both = Self.shards(port: 7000, tlsPort: 17000)
+        #expect(try ClusterTopology.fromShards(both, defaultHost: "h").primaries.map(\.port) == [7000])
+        #expect(try ClusterTopology.fromShards(both, defaultHost: "h", tls: true).primaries.map(\.port) == [17000])
+        let tlsOnly = Self.shards(port: 0, tlsPort: 17000)
+        #expect(try ClusterTopology.fromShards(tlsOnly, defaultHost: "h").primaries.map(\.port) == [17000])
+        let plainOnly = Self.shards(port: 7000, tlsPort: nil)
+        #expect(try ClusterTopology.fromShards(plainOnly, defaultHost: "h", tls: true).primaries.map(\.port) == [7000])
+    }
+}
