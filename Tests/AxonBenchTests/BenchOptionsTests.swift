@@ -168,7 +168,7 @@ struct BenchSmokeTests {
         let names = Set(results.map(\.workload))
         for expected in [
             "connection.get", "connection.get.fast", "connection.set", "connection.del", "connection.pipeline.setget100",
-            "pool.get", "pool.set", "pool.del", "shape.connection.get", "shape.pool20.get", "shape.pool16.get",
+            "pool.get", "pool.set", "pool.del", "shape.connection.get", "redis-benchmark.P4.get", "shape.pool20.get", "shape.pool16.get",
             "memory.store", "memory.store.words10", "memory.store.words10.noindex", "memory.store.during-recall", "memory.get",
             "memory.forget", "memory.recall.tag.1k", "memory.recall.tag.every.2k", "memory.recall.tag.unrelated100k",
             "memory.recall.text.1k", "memory.recall.text.every.2k", "memory.recall.session.2k", "ratelimit.check", "lock.acquire-release", "hiredis-sync.get", "redis-benchmark.get",
@@ -190,8 +190,13 @@ struct BenchSmokeTests {
             }
             #expect(Report.targets(results).contains("tls.get ops/s / tls.plain.get"))
         }
-        // The tls rows are compared with their plaintext twins on the same server (the C clients have no TLS here).
-        for row in results where row.group != "baseline" && row.group != "tls" {
+        // The tls rows are compared with their plaintext twins on the same server (the C clients have no TLS here), the
+        // mixed pool rows with each other (the targets table).
+        for name in ["pool.mixed.get.alone", "pool.mixed.get.beside-1mib", "pool.mixed.get.beside-1mib.apart"] {
+            #expect(names.contains(name), "missing row \(name)")
+        }
+        #expect(Report.targets(results).contains("pool GET p99 beside a task moving 1 MiB values / alone"))
+        for row in results where row.group != "baseline" && row.group != "tls" && !row.workload.hasPrefix("pool.mixed.") {
             #expect((row.baselineRatio ?? 0) > 0, "\(row.workload) c=\(row.concurrency) has no ratio (group \(row.group))")
             if row.concurrency == 1 { #expect(row.baseline?.hasPrefix("hiredis-sync.") == true) }
         }

@@ -33,8 +33,8 @@ enum DocSamples {
         await secure.close()
     }
 
-    /// README.md, line 130.
-    static func README_line130() async throws {
+    /// README.md, line 134.
+    static func README_line134() async throws {
 
         let pool = try RedisConnectionPool(configuration: .fromEnvironment(), maxConnections: 20)
         try await pool.send("INCR", "hits")                       // multiplexed on the least-loaded connection
@@ -47,8 +47,8 @@ enum DocSamples {
         await pool.close()       // drains: in-flight commands finish, new ones fail with poolClosed
     }
 
-    /// README.md, line 173.
-    static func README_line173() async throws {
+    /// README.md, line 185.
+    static func README_line185() async throws {
 
         // Redis Cluster: a few seed nodes; the client learns the slot map from them.
         let cluster = try RedisClusterClient(configuration: RedisClusterConfiguration(url: "redis+cluster://127.0.0.1:7000,127.0.0.1:7001"))
@@ -61,8 +61,8 @@ enum DocSamples {
         try await sentinelPool.send("INCR", "visits")
     }
 
-    /// README.md, line 233.
-    static func README_line233() async throws {
+    /// README.md, line 245.
+    static func README_line245() async throws {
 
         let config = MemoryConfig(
             ephemeral: try EphemeralPolicy(adapter: .redis, ttl: .seconds(60)),
@@ -87,8 +87,8 @@ enum DocSamples {
         print(session.count, transcript.count, cached.first?.text ?? "no match")
     }
 
-    /// README.md, line 321.
-    static func README_line321() async throws {
+    /// README.md, line 333.
+    static func README_line333() async throws {
 
         let pool = try RedisConnectionPool(configuration: .fromEnvironment())
         let limiter = try RedisRateLimiter(client: pool, namespace: "app_v1", name: "api", limit: 100, period: .seconds(60))
@@ -231,8 +231,8 @@ enum DocSamples {
         await pool.close()
     }
 
-    /// Sources/Hiredis/Hiredis.docc/GettingStarted.md, line 50.
-    static func Sources_Hiredis_Hiredis_docc_GettingStarted_line50() async throws {
+    /// Sources/Hiredis/Hiredis.docc/GettingStarted.md, line 52.
+    static func Sources_Hiredis_Hiredis_docc_GettingStarted_line52() async throws {
 
         struct Profile: Codable {
             var name: String
