@@ -42,11 +42,16 @@ start_cluster() {
   done
   for port in "${ports[@]}"; do
     up=""
-    for _ in $(seq 1 100); do
+    # Up to 20 s: a loaded machine can take seconds to start six servers.
+    for _ in $(seq 1 400); do
       redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && { up=1; break; }
       sleep 0.05
     done
-    [ -n "$up" ] || { echo "node $port did not start; trying other ports" >&2; stop_nodes; return 1; }
+    if [ -z "$up" ]; then
+      echo "node $port did not start; trying other ports. Its log:" >&2
+      tail -5 "$tmp/$port/redis.log" >&2 2>/dev/null
+      stop_nodes; return 1
+    fi
   done
   nodes=$(printf '127.0.0.1:%s ' "${ports[@]}")
   if ! redis-cli --cluster create $nodes --cluster-replicas 1 --cluster-yes >"$tmp/create.log" 2>&1; then
