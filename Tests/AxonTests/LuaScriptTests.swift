@@ -37,7 +37,7 @@ struct LuaScriptTests {
     @Test func readReturnsTheFieldsTheCodecDecodes() {
         let order = EntryCodec.readOrder.map { "'\($0)'" }.joined(separator: ", ")
         #expect(MemoryScripts.storeSource.contains("redis.call('HMGET', key, \(order))"))
-        #expect(MemoryScripts.recallSource.contains("'HMGET', eprefix .. top.id, \(order), 'w', 'g')"))
+        #expect(MemoryScripts.recallSource.contains("'HMGET', eprefix .. top[1], \(order), 'w', 'g')"))
     }
 
     @Test func keyCountsInFileNamesMatchTheCalls() throws {

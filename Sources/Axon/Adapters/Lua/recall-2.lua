@@ -65,11 +65,16 @@ for _, source in ipairs(chosen) do
   else
     found = redis.call('ZRANGEBYLEX', x, '[' .. source .. '\0', '(' .. source .. '\1')
   end
-  for _, member in ipairs(found) do
-    local id = string.sub(member, cut)
-    if not seen[id] then
-      seen[id] = true
-      ids[#ids + 1] = id
+  if #chosen == 1 then
+    -- One source: its ids are distinct.
+    for k = 1, #found do ids[k] = string.sub(found[k], cut) end
+  else
+    for _, member in ipairs(found) do
+      local id = string.sub(member, cut)
+      if not seen[id] then
+        seen[id] = true
+        ids[#ids + 1] = id
+      end
     end
   end
 end
@@ -89,7 +94,7 @@ local function within(list, source)
   local out = {}
   for first = 1, #list, 1000 do
     local names = {}
-    for k = first, math.min(first + 999, #list) do names[#names + 1] = source .. '\0' .. list[k].id end
+    for k = first, math.min(first + 999, #list) do names[#names + 1] = source .. '\0' .. list[k][1] end
     local found = redis.call('ZMSCORE', x, unpack(names))
     for k = 1, #found do
       if found[k] then out[#out + 1] = list[first + k - 1] end
@@ -108,7 +113,10 @@ for k, id in ipairs(ids) do
   else
     local expiry, importance, created = struct.unpack('>ddd', data)
     -- `order`: the id's place in the index (one source: ZRANGEBYLEX order, so ids compare as numbers).
-    if expiry > now then list[#list + 1] = {id = id, importance = importance, created = created, order = share and -k or k} end
+    -- A candidate is an array (cheaper to make and read than named fields), with every slot it gets later
+    -- there from the start: [1] id, [2] importance, [3] created ms, [4] place in the index, [5] rank, [6] whether
+    -- it has every query word (phrase not yet checked), [7] its id as numbers (0: not computed yet), [8] its fields.
+    if expiry > now then list[#list + 1] = {id, importance, created, share and -k or k, 0, false, 0, false} end
   end
 end
 
@@ -137,10 +145,10 @@ end
 if hasImportance or hasCreated or #metadata > 0 then
   local out = {}
   for _, candidate in ipairs(list) do
-    local keep = not hasImportance or (candidate.importance >= lowImportance and candidate.importance <= highImportance)
-    if keep and hasCreated then keep = candidate.created >= createdFrom and candidate.created < createdTo end
+    local keep = not hasImportance or (candidate[2] >= lowImportance and candidate[2] <= highImportance)
+    if keep and hasCreated then keep = candidate[3] >= createdFrom and candidate[3] < createdTo end
     if keep and #metadata > 0 then
-      local ok, decoded = pcall(cjson.decode, redis.call('HGET', eprefix .. candidate.id, 'm') or '{}')
+      local ok, decoded = pcall(cjson.decode, redis.call('HGET', eprefix .. candidate[1], 'm') or '{}')
       keep = ok and type(decoded) == 'table'
       for m = 1, #metadata, 2 do
         if not keep then break end
@@ -156,9 +164,9 @@ end
 -- every word is assumed a phrase match until it reaches the top (checked then).
 local q = #words
 if q == 0 then
-  for _, candidate in ipairs(list) do candidate.rank = 0 end
+  for _, candidate in ipairs(list) do candidate[5] = 0 end
 elseif q == 1 and isChosen('w' .. words[1]) then
-  for _, candidate in ipairs(list) do candidate.rank = 2 candidate.full = true end
+  for _, candidate in ipairs(list) do candidate[5] = 2 candidate[6] = true end
 else
   local found = {}
   if indexesWords then
@@ -168,7 +176,7 @@ else
   else
     -- No word index: the words are in the entry (`w` text window, `g` tags' words).
     for _, candidate in ipairs(list) do
-      local v = redis.call('HMGET', eprefix .. candidate.id, 'w', 'g')
+      local v = redis.call('HMGET', eprefix .. candidate[1], 'w', 'g')
       for _, word in ipairs(words) do
         local pattern = ' ' .. word .. ' '
         if string.find(v[1] or '', pattern, 1, true) or string.find(v[2] or '', pattern, 1, true) then
@@ -181,7 +189,7 @@ else
   for _, candidate in ipairs(list) do
     local n = found[candidate]
     if n then
-      if n == q then candidate.rank = q + 1 candidate.full = true else candidate.rank = n end
+      if n == q then candidate[5] = q + 1 candidate[6] = true else candidate[5] = n end
       out[#out + 1] = candidate
     end
   end
@@ -191,29 +199,29 @@ end
 -- Ranking (RecallRanking.ranksBefore) with a heap. Ties on id: with one source, by place in the index;
 -- otherwise ids MemorySystem makes (32 lowercase hex digits) compare as three numbers, other ids bytewise.
 local function idKey(candidate)
-  local key = candidate.key
-  if key == nil then
-    local id = candidate.id
+  local key = candidate[7]
+  if key == 0 then
+    local id = candidate[1]
     key = false
     if #id == 32 and not string.find(id, '[^0-9a-f]') then
       key = {tonumber(string.sub(id, 1, 13), 16), tonumber(string.sub(id, 14, 26), 16), tonumber(string.sub(id, 27), 16)}
     end
-    candidate.key = key
+    candidate[7] = key
   end
   return key
 end
 local function better(a, b)
-  if a.rank ~= b.rank then return a.rank > b.rank end
-  if q > 0 and a.importance ~= b.importance then return a.importance > b.importance end
-  if a.created ~= b.created then return a.created > b.created end
-  if #chosen == 1 then return a.order > b.order end
+  if a[5] ~= b[5] then return a[5] > b[5] end
+  if q > 0 and a[2] ~= b[2] then return a[2] > b[2] end
+  if a[3] ~= b[3] then return a[3] > b[3] end
+  if #chosen == 1 then return a[4] > b[4] end
   local ka, kb = idKey(a), idKey(b)
   if ka and kb then
     if ka[1] ~= kb[1] then return ka[1] > kb[1] end
     if ka[2] ~= kb[2] then return ka[2] > kb[2] end
     return ka[3] > kb[3]
   end
-  return before(b.id, a.id)
+  return before(b[1], a[1])
 end
 local heap = list
 local function down(k)
@@ -246,25 +254,25 @@ while returned < limit and #heap > 0 do
   heap[1] = heap[#heap]
   heap[#heap] = nil
   if #heap > 0 then down(1) end
-  local v = top.fields or redis.call('HMGET', eprefix .. top.id, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v', 'w', 'g')
-  top.fields = v
-  if top.full then
-    top.full = false
+  local v = top[8] or redis.call('HMGET', eprefix .. top[1], 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v', 'w', 'g')
+  top[8] = v
+  if top[6] then
+    top[6] = false
     if not (string.find(v[12] or '', textPhrase, 1, true) or string.find(v[13] or '', tagPhrase, 1, true)) then
-      top.rank = q
+      top[5] = q
       heap[#heap + 1] = top
       up(#heap)
       v = nil
     end
   end
   if v and v[1] then
-    out[#out + 1] = top.id
+    out[#out + 1] = top[1]
     out[#out + 1] = {unpack(v, 1, 11)}
     returned = returned + 1
   elseif v then
     -- The entry hash is gone (evicted): its ranking data and the members that led here go too.
-    redis.call('HDEL', KEYS[2], top.id)
-    for _, source in ipairs(chosen) do redis.call('ZREM', x, source .. '\0' .. top.id) end
+    redis.call('HDEL', KEYS[2], top[1])
+    for _, source in ipairs(chosen) do redis.call('ZREM', x, source .. '\0' .. top[1]) end
   end
 end
 return out
