@@ -89,34 +89,42 @@ enum MemoryWorkloads {
             workloads.append(recallRow(
                 "memory.recall.tag.unrelated100k", tier: tiers[0], setup: setup, query: "", filter: MemoryFilter(tags: ["needle"]),
                 unrelatedKeys: 100_000))
-            workloads.append(Workload(group: "memory", name: "memory.store.during-recall", baseline: nil) { concurrency, limits in
-                // Stores measured while 8 tasks recall by text ("common", in every entry) in the largest tier.
-                try await setup.fill(largest)
-                let stop = Locked(0)
-                let recallers = Task {
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        for _ in 0..<8 {
-                            group.addTask {
-                                while stop.current == 0 { _ = try await largest.memory.recall("common", tier: .session, limit: 10) }
+            // Stores right before and while 8 tasks recall by text ("common", in every entry) in the largest tier: the
+            // pair is compared in the targets table. Both run after the tier is filled and minutes into the run, when
+            // the entries the first store rows made are expiring (each store prunes a bounded number of them), so the
+            // "before" row, not `memory.store`, is the fair "alone".
+            for recalling in [false, true] {
+                workloads.append(Workload(
+                    group: "memory", name: recalling ? "memory.store.during-recall" : "memory.store.before-recall", baseline: nil
+                ) { concurrency, limits in
+                    try await setup.fill(largest)
+                    let stop = Locked(0)
+                    let recallers = Task {
+                        guard recalling else { return }
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            for _ in 0..<8 {
+                                group.addTask {
+                                    while stop.current == 0 { _ = try await largest.memory.recall("common", tier: .session, limit: 10) }
+                                }
                             }
+                            try await group.waitForAll()
                         }
-                        try await group.waitForAll()
                     }
-                }
-                defer { _ = stop.increment() }
-                let measurement = try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { _ in
-                    _ = try await memory.store("bench entry from a worker", importance: 0.5, tier: .ephemeral, tags: ["bench"])
-                }
-                _ = stop.increment()
-                try await recallers.value
-                return measurement
-            }.comparedWith("memory.store") {
-                let now = Date()
-                let entry = MemoryEntry(
-                    id: BaselineCommand.uniqueMarker, text: "bench entry from a worker", tier: .ephemeral, importance: 0.5, tags: ["bench"],
-                    createdAt: now, expiresAt: now + 60, lastAccessedAt: now)
-                return BaselineCommand(key: "memory.store", commands: [try await adapter.storeCommand(entry, policy: ephemeralPolicy, now: now)])
-            })
+                    defer { _ = stop.increment() }
+                    let measurement = try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { _ in
+                        _ = try await memory.store("bench entry from a worker", importance: 0.5, tier: .ephemeral, tags: ["bench"])
+                    }
+                    _ = stop.increment()
+                    try await recallers.value
+                    return measurement
+                }.comparedWith("memory.store") {
+                    let now = Date()
+                    let entry = MemoryEntry(
+                        id: BaselineCommand.uniqueMarker, text: "bench entry from a worker", tier: .ephemeral, importance: 0.5, tags: ["bench"],
+                        createdAt: now, expiresAt: now + 60, lastAccessedAt: now)
+                    return BaselineCommand(key: "memory.store", commands: [try await adapter.storeCommand(entry, policy: ephemeralPolicy, now: now)])
+                })
+            }
         }
         return (workloads, setup)
     }

@@ -63,9 +63,9 @@ enum Report {
                 }
             }
             if let during = row("memory.store.during-recall", concurrency)?.p99Microseconds,
-               let alone = row("memory.store", concurrency)?.p99Microseconds, alone > 0 {
+               let alone = (row("memory.store.before-recall", concurrency) ?? row("memory.store", concurrency))?.p99Microseconds, alone > 0 {
                 lines.append(String(
-                    format: "| memory.store p99 while 8 tasks recall by text / alone (%d callers) | %.2f |", concurrency, during / alone))
+                    format: "| memory.store p99 while 8 tasks recall by text / right before (%d callers) | %.2f |", concurrency, during / alone))
             }
         }
         guard !lines.isEmpty else { return "" }

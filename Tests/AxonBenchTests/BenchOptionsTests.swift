@@ -169,7 +169,7 @@ struct BenchSmokeTests {
         for expected in [
             "connection.get", "connection.get.fast", "connection.set", "connection.del", "connection.pipeline.setget100",
             "pool.get", "pool.set", "pool.del", "shape.connection.get", "redis-benchmark.P4.get", "shape.pool20.get", "shape.pool16.get",
-            "memory.store", "memory.store.words10", "memory.store.words10.noindex", "memory.store.during-recall", "memory.get",
+            "memory.store", "memory.store.words10", "memory.store.words10.noindex", "memory.store.before-recall", "memory.store.during-recall", "memory.get",
             "memory.forget", "memory.recall.tag.1k", "memory.recall.tag.every.2k", "memory.recall.tag.unrelated100k",
             "memory.recall.text.1k", "memory.recall.text.every.2k", "memory.recall.session.2k", "ratelimit.check", "lock.acquire-release", "hiredis-sync.get", "redis-benchmark.get",
             "hiredis-sync.memory.store", "hiredis-sync.memory.get", "hiredis-sync.memory.recall.tag.1k", "hiredis-sync.lock.acquire-release",
