@@ -54,7 +54,8 @@ start_cluster() {
     fi
   done
   nodes=$(printf '127.0.0.1:%s ' "${ports[@]}")
-  if ! redis-cli --cluster create $nodes --cluster-replicas 1 --cluster-yes >"$tmp/create.log" 2>&1; then
+  # It waits for the nodes to meet for as long as it takes: 60 s at most.
+  if ! timeout 60 redis-cli --cluster create $nodes --cluster-replicas 1 --cluster-yes >"$tmp/create.log" 2>&1; then
     echo "could not create the cluster; trying other ports:" >&2; tail -3 "$tmp/create.log" >&2; stop_nodes; return 1
   fi
   for _ in $(seq 1 200); do
