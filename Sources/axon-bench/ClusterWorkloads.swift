@@ -40,11 +40,7 @@ enum ClusterWorkloads {
             }
         }.comparedWith("memory.store") {
             // The same store script on the single server (the memory rows build the same one when they run).
-            let now = Date()
-            let entry = MemoryEntry(
-                id: BaselineCommand.uniqueMarker, text: "bench entry from a worker", tier: .ephemeral, importance: 0.5, tags: ["bench"],
-                createdAt: now, expiresAt: now + 60, lastAccessedAt: now)
-            return BaselineCommand(key: "memory.store", commands: [try await single.storeCommand(entry, policy: policy, now: now)])
+            try await MemoryWorkloads.storeBaseline("memory.store", text: "bench entry from a worker", adapter: single, policy: policy)
         })
         return (workloads, {
             _ = try? await memory.clear(tier: .ephemeral)

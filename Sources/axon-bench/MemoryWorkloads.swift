@@ -33,12 +33,7 @@ enum MemoryWorkloads {
                     _ = try await system.store(text, importance: 0.5, tier: .ephemeral, tags: ["bench"])
                 }
             }.comparedWith(name) {
-                // The same entry under a fresh id per operation.
-                let now = Date()
-                let entry = MemoryEntry(
-                    id: BaselineCommand.uniqueMarker, text: text, tier: .ephemeral, importance: 0.5, tags: ["bench"],
-                    createdAt: now, expiresAt: now + 60, lastAccessedAt: now)
-                return BaselineCommand(key: name, commands: [try await storeAdapter.storeCommand(entry, policy: policy, now: now)])
+                try await storeBaseline(name, text: text, adapter: storeAdapter, policy: policy)
             }
         }
 
@@ -118,15 +113,21 @@ enum MemoryWorkloads {
                     try await recallers.value
                     return measurement
                 }.comparedWith("memory.store") {
-                    let now = Date()
-                    let entry = MemoryEntry(
-                        id: BaselineCommand.uniqueMarker, text: "bench entry from a worker", tier: .ephemeral, importance: 0.5, tags: ["bench"],
-                        createdAt: now, expiresAt: now + 60, lastAccessedAt: now)
-                    return BaselineCommand(key: "memory.store", commands: [try await adapter.storeCommand(entry, policy: ephemeralPolicy, now: now)])
+                    try await storeBaseline("memory.store", text: "bench entry from a worker", adapter: adapter, policy: ephemeralPolicy)
                 })
             }
         }
         return (workloads, setup)
+    }
+
+    /// The C client's twin of a store row: the same entry (importance 0.5, tag `bench`, 60 s) under a fresh id per
+    /// operation, through `adapter`'s store script.
+    static func storeBaseline(_ key: String, text: String, adapter: RedisAdapter, policy: TierPolicy) async throws -> BaselineCommand {
+        let now = Date()
+        let entry = MemoryEntry(
+            id: BaselineCommand.uniqueMarker, text: text, tier: .ephemeral, importance: 0.5, tags: ["bench"],
+            createdAt: now, expiresAt: now + 60, lastAccessedAt: now)
+        return BaselineCommand(key: key, commands: [try await adapter.storeCommand(entry, policy: policy, now: now)])
     }
 
     /// `storeBatch` of 100 entries per operation (one caller), against the C client writing the same 100 store

@@ -52,13 +52,13 @@ enum PoolWorkloads {
                     stop.store(true, ordering: .relaxed)
                     _ = await mover.result
                     await pool.close()
-                    await moverPool.close()
+                    if apart { await moverPool.close() }
                     throw error
                 }
                 stop.store(true, ordering: .relaxed)
                 let moved = await mover.result
                 await pool.close()
-                await moverPool.close()
+                if apart { await moverPool.close() }
                 try moved.get()
                 return measurement
             }

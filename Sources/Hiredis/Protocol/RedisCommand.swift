@@ -56,19 +56,8 @@ public struct RedisCommand: Sendable, Hashable {
     public var arguments: [[UInt8]] {
         var out: [[UInt8]] = [Array(name.utf8)]
         out.reserveCapacity(argumentCount)
-        var index = body.startIndex
-        // body is `$len\r\nbytes\r\n` per argument, written by `appendBulk`.
-        while index < body.endIndex {
-            var length = 0
-            index += 1  // "$"
-            while body[index] != 13 {
-                length = length * 10 + Int(body[index] - 48)
-                index += 1
-            }
-            index += 2  // "\r\n"
-            out.append(Array(body[index..<index + length]))
-            index += length + 2
-        }
+        var position = body.startIndex
+        while let range = nextArgument(from: &position) { out.append(Array(body[range])) }
         return out
     }
 
@@ -77,19 +66,27 @@ public struct RedisCommand: Sendable, Hashable {
         guard index >= 0, index < argumentCount - 1 else { return nil }
         var position = body.startIndex
         var current = 0
-        while position < body.endIndex {
-            var length = 0
-            position += 1  // "$"
-            while body[position] != 13 {
-                length = length * 10 + Int(body[position] - 48)
-                position += 1
-            }
-            position += 2  // "\r\n"
-            if current == index { return body[position..<position + length] }
-            position += length + 2
+        while let range = nextArgument(from: &position) {
+            if current == index { return body[range] }
             current += 1
         }
         return nil
+    }
+
+    /// The bytes of the argument at `position` in `body` (`$len\r\nbytes\r\n`, written by `appendBulk`), moving
+    /// `position` past it; `nil` at the end.
+    private func nextArgument(from position: inout Int) -> Range<Int>? {
+        guard position < body.endIndex else { return nil }
+        var length = 0
+        position += 1  // "$"
+        while body[position] != 13 {
+            length = length * 10 + Int(body[position] - 48)
+            position += 1
+        }
+        position += 2  // "\r\n"
+        let range = position..<position + length
+        position += length + 2
+        return range
     }
 
     /// Why hiredis' async API or our one-reply-per-request model cannot carry this command, or `nil` if it can.
