@@ -1,7 +1,8 @@
 -- Checks one memory tier's raw Redis layout, apart from the library (run by the chaos tests through redis-cli):
---   redis-cli -p PORT --eval scripts/check-memory-layout.lua , 'axon:{ns.<hex>}:<tier>:'
+--   redis-cli -p PORT --eval scripts/check-memory-layout.lua , 'axon:{ns.<hex>}:<tier>:v2:'
 -- Every tier-index member has an entry hash with the same expiry; every live entry hash is in the tier index;
--- the priority index and the ranking hash name exactly the tier index's ids; every lexicographic member names an
+-- the priority index and the ranking hash name exactly the tier index's ids, and each record in the ranking hash
+-- starts with the entry's expiry; every lexicographic member names an
 -- id of the tier index with that source in its `n` field, and every such source has its member.
 -- Returns the problems found (at most 20); an empty reply means the layout is consistent.
 local prefix = ARGV[1]
@@ -46,7 +47,12 @@ for _, member in ipairs(redis.call('ZRANGE', prefix .. 'x', 0, -1)) do
 end
 for id in pairs(tierIndex) do
   if redis.call('ZSCORE', prefix .. 'p', id) == false then problem(id .. ' is missing from p') end
-  if redis.call('HEXISTS', prefix .. 'r', id) == 0 then problem(id .. ' is missing from r') end
+  local record = redis.call('HGET', prefix .. 'r', id)
+  if not record then
+    problem(id .. ' is missing from r')
+  elseif #record ~= 40 or struct.unpack('>d', record) ~= tierIndex[id] then
+    problem('the record of ' .. id .. ' in r is not 40 bytes starting with its expiry')
+  end
   local sources = redis.call('HGET', prefix .. 'e:' .. id, 'n')
   if sources then
     for source in string.gmatch(sources, '[^\n]+') do

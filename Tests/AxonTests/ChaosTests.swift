@@ -15,7 +15,7 @@ struct ChaosTests {
 
     /// The layout problems of `namespace`'s `tier`, read with redis-cli; empty when consistent.
     static func layoutProblems(_ server: RedisServerProcess, namespace: String, tier: MemoryTier = .session) throws -> [String] {
-        let prefix = "axon:{ns.\(RedisKeyspace.hex(namespace))}:\(tier.rawValue):"
+        let prefix = RedisKeyspace(namespace: namespace).tierPrefix(tier)
         let output = try server.cli(["--eval", layoutChecker, ",", prefix])
         return output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
     }

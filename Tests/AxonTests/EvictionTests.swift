@@ -29,7 +29,7 @@ struct EvictionTests {
         for index in 0..<50 { ids.append(try await memory.store("entry \(index)", tier: .session, tags: ["all"])) }
         // What eviction does: an index key and some entry hashes vanish on their own.
         let connection = try await RedisConnection.connect(server.configuration())
-        let prefix = "axon:{ns.\(RedisKeyspace.hex(namespace))}:session:"
+        let prefix = RedisKeyspace(namespace: namespace).tierPrefix(.session)
         _ = try await connection.send("DEL", prefix + "x", prefix + "r")
         for id in ids.prefix(10) { _ = try await connection.send("DEL", prefix + "e:" + id) }
         #expect(try await memory.recall("", tier: .session, filter: MemoryFilter(tags: ["all"]), limit: 100).isEmpty)

@@ -102,7 +102,7 @@ struct IndexInvariantTests {
             Issue.record("the raw layout is checked on the single plaintext server")
         case .redis:
             let connection = try await RedisConnection.connect(Backend.redisConfiguration)
-            let prefix = "axon:{ns.\(RedisKeyspace.hex(namespace))}:session:"
+            let prefix = RedisKeyspace(namespace: namespace).tierPrefix(.session)
             let tierIndex = try await connection.send("ZRANGE", prefix + "i", 0, -1, "WITHSCORES").array().map { try $0.string() }
             var expiries: [String: Int64] = [:]
             for index in stride(from: 0, to: tierIndex.count, by: 2) { expiries[tierIndex[index]] = Int64(tierIndex[index + 1]) }
@@ -110,10 +110,11 @@ struct IndexInvariantTests {
             for (id, entry) in live { #expect(expiries[id] == Milliseconds.of(entry.expiresAt)) }
             let priority = try await connection.send("ZRANGE", prefix + "p", 0, -1).array().map { try $0.string() }
             #expect(Set(priority) == Set(live.keys))
-            // The ranking hash: expiry, importance and created ms as three big-endian doubles per live id.
+            // The ranking hash: each live id's record, 40 bytes starting with expiry, importance and created ms as big-endian doubles.
             let ranking = try await connection.send("HGETALL", prefix + "r").array().map { try $0.bytes() }
             #expect(Set(stride(from: 0, to: ranking.count, by: 2).map { String(decoding: ranking[$0], as: UTF8.self) }) == Set(live.keys))
             for index in stride(from: 0, to: ranking.count, by: 2) {
+                #expect(ranking[index + 1].count == 40)
                 let values = stride(from: 0, to: 24, by: 8).map { offset in
                     Double(bitPattern: ranking[index + 1][offset..<offset + 8].reduce(0) { $0 << 8 | UInt64($1) })
                 }
@@ -151,7 +152,7 @@ struct IndexInvariantTests {
         let adapter = try backend.adapter(namespace: namespace, store: InMemoryStore())
         let connection = try await RedisConnection.connect(Backend.redisConfiguration)
         let source = "t" + RedisKeyspace.hex("hot")
-        let key = "axon:{ns.\(RedisKeyspace.hex(namespace))}:ephemeral:x"
+        let key = RedisKeyspace(namespace: namespace).lexIndex(.ephemeral)
         let policy = TierPolicy(ttl: .seconds(1))
         var now = Milliseconds.truncated(Date())
         var expiries: [Date] = []

@@ -73,8 +73,8 @@ struct RedisLayoutTests {
         let ephemeral = try await memory.store("e", tier: .ephemeral)
         let session = try await memory.store("s", tier: .session)
         let prefix = "axon:{ns.\(hex(namespace))}:"
-        let ephemeralTTL = try await connection.send("PTTL", prefix + "ephemeral:e:" + ephemeral).int()
-        let sessionTTL = try await connection.send("PTTL", prefix + "session:e:" + session).int()
+        let ephemeralTTL = try await connection.send("PTTL", prefix + "ephemeral:v2:e:" + ephemeral).int()
+        let sessionTTL = try await connection.send("PTTL", prefix + "session:v2:e:" + session).int()
         // The TTL left is the policy's less the time spent since the store began (seconds on a loaded machine).
         let spent = (ContinuousClock.now - started).components
         let spentMs = Int(spent.seconds) * 1000 + Int(spent.attoseconds / 1_000_000_000_000_000) + 1
@@ -115,7 +115,7 @@ struct RedisLayoutTests {
             try await group.waitForAll()
         }
         let connection = try await RedisConnection.connect(Backend.redisConfiguration)
-        let prefix = "axon:{ns.\(hex(namespace))}:session:"
+        let prefix = "axon:{ns.\(hex(namespace))}:session:v2:"
         let tierIndex = try await connection.send("ZRANGE", prefix + "i", 0, -1).array().map { try $0.string() }
         let priorityIndex = try await connection.send("ZRANGE", prefix + "p", 0, -1).array().map { try $0.string() }
         let tagSource = "t" + hex("bulk")

@@ -9,13 +9,15 @@ extension MemoryScripts {
 -- Returns {live entries removed, entries remaining}.
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag): `e:<id>` an entry hash; `i` the tier index
--- (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> expiry, importance and created ms packed as three big-endian doubles, read in bulk by
--- recall); `x` the lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry,
--- "w<word>", "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's sources are its hash field `n`,
--- newline-separated. An entry hash outlives its expiry by a grace period, so that pruning can still read `n`.
--- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
+-- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
+-- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
+-- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
+-- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
+-- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
+-- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
+-- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
+-- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -72,14 +74,20 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's fields in the order EntryCodec.readOrder decodes.
+-- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
+  return redis.call('HMGET', key, 'd', 'm', 'v')
 end
 
--- An entry's ranking data, packed for the ranking hash.
-local function packRank(expiry, importance, created)
-  return struct.pack('>ddd', expiry, importance, created)
+-- An entry's record for the ranking hash.
+local function packRank(expiry, importance, created, accessed, count)
+  return struct.pack('>ddddd', expiry, importance, created, accessed, count)
+end
+
+-- The five numbers of a record (false for a record that is not one).
+local function unpackRank(record)
+  if not record or #record ~= 40 then return false end
+  return struct.unpack('>ddddd', record)
 end
 
 -- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
@@ -127,13 +135,15 @@ return {live, remaining}
 -- ARGV[1] id, ARGV[2] now ms, ARGV[3] entry key prefix, ARGV[4] grace ms, ARGV[5] prune budget.
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag): `e:<id>` an entry hash; `i` the tier index
--- (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> expiry, importance and created ms packed as three big-endian doubles, read in bulk by
--- recall); `x` the lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry,
--- "w<word>", "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's sources are its hash field `n`,
--- newline-separated. An entry hash outlives its expiry by a grace period, so that pruning can still read `n`.
--- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
+-- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
+-- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
+-- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
+-- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
+-- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
+-- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
+-- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
+-- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -190,14 +200,20 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's fields in the order EntryCodec.readOrder decodes.
+-- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
+  return redis.call('HMGET', key, 'd', 'm', 'v')
 end
 
--- An entry's ranking data, packed for the ranking hash.
-local function packRank(expiry, importance, created)
-  return struct.pack('>ddd', expiry, importance, created)
+-- An entry's record for the ranking hash.
+local function packRank(expiry, importance, created, accessed, count)
+  return struct.pack('>ddddd', expiry, importance, created, accessed, count)
+end
+
+-- The five numbers of a record (false for a record that is not one).
+local function unpackRank(record)
+  if not record or #record ~= 40 then return false end
+  return struct.unpack('>ddddd', record)
 end
 
 -- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
@@ -238,21 +254,23 @@ return 0
 
     /// `get-5.lua`, includes expanded.
     static let getSource = ##"""
--- Reads a live entry, records the access and moves its expiry later (never earlier). Returns its fields
--- (EntryCodec.readOrder) or nil.
+-- Reads a live entry, records the access in its record and moves its expiry later (never earlier). Returns the
+-- entry's record and its fields `d`, `m`, `v` (EntryCodec.entry) or nil.
 -- KEYS[1] entry hash, KEYS[2] tier index i, KEYS[3] priority index p, KEYS[4] ranking hash r,
 -- KEYS[5] lexicographic index x.
 -- ARGV[1] id, ARGV[2] now ms, ARGV[3] new expiry ms (0: no refresh), ARGV[4] grace ms,
 -- ARGV[5] entry key prefix, ARGV[6] prune budget.
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag): `e:<id>` an entry hash; `i` the tier index
--- (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> expiry, importance and created ms packed as three big-endian doubles, read in bulk by
--- recall); `x` the lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry,
--- "w<word>", "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's sources are its hash field `n`,
--- newline-separated. An entry hash outlives its expiry by a grace period, so that pruning can still read `n`.
--- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
+-- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
+-- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
+-- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
+-- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
+-- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
+-- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
+-- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
+-- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -309,14 +327,20 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's fields in the order EntryCodec.readOrder decodes.
+-- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
+  return redis.call('HMGET', key, 'd', 'm', 'v')
 end
 
--- An entry's ranking data, packed for the ranking hash.
-local function packRank(expiry, importance, created)
-  return struct.pack('>ddd', expiry, importance, created)
+-- An entry's record for the ranking hash.
+local function packRank(expiry, importance, created, accessed, count)
+  return struct.pack('>ddddd', expiry, importance, created, accessed, count)
+end
+
+-- The five numbers of a record (false for a record that is not one).
+local function unpackRank(record)
+  if not record or #record ~= 40 then return false end
+  return struct.unpack('>ddddd', record)
 end
 
 -- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
@@ -346,42 +370,50 @@ end
 local now, target = number(ARGV[2], 'now'), number(ARGV[3], 'refresh')
 local grace, budget = number(ARGV[4], 'grace'), number(ARGV[6], 'prune budget')
 local tier = {i = KEYS[2], p = KEYS[3], r = KEYS[4], x = KEYS[5]}
-local expiry = tonumber(redis.call('HGET', KEYS[1], 'e'))
+local v = redis.call('HMGET', KEYS[1], 'e', 'i', 'c', 'd', 'm', 'v')
 prune(tier, ARGV[5], now, budget)
+local expiry = tonumber(v[1])
 if not expiry or expiry <= now then return false end
+local stored = redis.call('HGET', tier.r, ARGV[1])
+local _, importance, created, _, count = unpackRank(stored)
+if not importance then
+  -- No record (an evicting server removed the ranking hash): the entry is read from its hash, the access
+  -- unrecorded, until rebuildIndexes restores the record.
+  created = number(v[3], 'created')
+  return {packRank(expiry, number(v[2], 'importance'), created, created, 0), v[4], v[5], v[6]}
+end
+local refreshed = math.max(expiry, target)
+local record = packRank(refreshed, importance, created, now, count + 1)
 -- Recording the access is a write: when Redis refuses writes (out of memory under noeviction), the entry is
 -- still returned, unrecorded and unrefreshed.
-local recorded = redis.pcall('HINCRBY', KEYS[1], 'a', 1)
-if type(recorded) == 'table' and recorded.err then return read(KEYS[1]) end
-redis.call('HSET', KEYS[1], 'l', ARGV[2])
-if target > expiry then
+local recorded = redis.pcall('HSET', tier.r, ARGV[1], record)
+if type(recorded) == 'table' and recorded.err then return {stored, v[4], v[5], v[6]} end
+if refreshed > expiry then
   redis.call('HSET', KEYS[1], 'e', ARGV[3])
-  redis.call('PEXPIREAT', KEYS[1], target + grace)
-  redis.call('ZADD', tier.i, 'XX', 'GT', target, ARGV[1])
-  local packed = redis.call('HGET', tier.r, ARGV[1])
-  if packed then
-    local _, importance, created = struct.unpack('>ddd', packed)
-    redis.call('HSET', tier.r, ARGV[1], packRank(target, importance, created))
-  end
-  extendAll(tier, target + grace)
+  redis.call('PEXPIREAT', KEYS[1], refreshed + grace)
+  redis.call('ZADD', tier.i, 'XX', 'GT', refreshed, ARGV[1])
+  extendAll(tier, refreshed + grace)
 end
-return read(KEYS[1])
+return {record, v[4], v[5], v[6]}
 """##
 
-    /// `page-1.lua`, includes expanded.
+    /// `page-2.lua`, includes expanded.
     static let pageSource = ##"""
 -- One page of a tier's live entries (for export): ZSCAN of the tier index from a cursor.
--- KEYS[1] tier index i. ARGV[1] cursor, ARGV[2] page size hint, ARGV[3] now ms, ARGV[4] entry key prefix.
--- Returns {next cursor ("0" at the end), id, fields, id, fields, ...}.
+-- KEYS[1] tier index i, KEYS[2] ranking hash r. ARGV[1] cursor, ARGV[2] page size hint, ARGV[3] now ms,
+-- ARGV[4] entry key prefix.
+-- Returns {next cursor ("0" at the end), id, {record, d, m, v}, id, {record, d, m, v}, ...} (EntryCodec.entry).
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag): `e:<id>` an entry hash; `i` the tier index
--- (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> expiry, importance and created ms packed as three big-endian doubles, read in bulk by
--- recall); `x` the lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry,
--- "w<word>", "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's sources are its hash field `n`,
--- newline-separated. An entry hash outlives its expiry by a grace period, so that pruning can still read `n`.
--- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
+-- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
+-- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
+-- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
+-- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
+-- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
+-- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
+-- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
+-- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -438,14 +470,20 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's fields in the order EntryCodec.readOrder decodes.
+-- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
+  return redis.call('HMGET', key, 'd', 'm', 'v')
 end
 
--- An entry's ranking data, packed for the ranking hash.
-local function packRank(expiry, importance, created)
-  return struct.pack('>ddd', expiry, importance, created)
+-- An entry's record for the ranking hash.
+local function packRank(expiry, importance, created, accessed, count)
+  return struct.pack('>ddddd', expiry, importance, created, accessed, count)
+end
+
+-- The five numbers of a record (false for a record that is not one).
+local function unpackRank(record)
+  if not record or #record ~= 40 then return false end
+  return struct.unpack('>ddddd', record)
 end
 
 -- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
@@ -479,9 +517,10 @@ local items = reply[2]
 for k = 1, #items, 2 do
   if tonumber(items[k + 1]) > now then
     local fields = read(ARGV[4] .. items[k])
-    if fields[1] then
+    local record = redis.call('HGET', KEYS[2], items[k])
+    if fields[1] and record then
       out[#out + 1] = items[k]
-      out[#out + 1] = fields
+      out[#out + 1] = {record, fields[1], fields[2], fields[3]}
     end
   end
 end
@@ -498,13 +537,15 @@ return out
 -- Returns {next cursor ("0": done), entries restored, expired entries dropped}.
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag): `e:<id>` an entry hash; `i` the tier index
--- (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> expiry, importance and created ms packed as three big-endian doubles, read in bulk by
--- recall); `x` the lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry,
--- "w<word>", "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's sources are its hash field `n`,
--- newline-separated. An entry hash outlives its expiry by a grace period, so that pruning can still read `n`.
--- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
+-- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
+-- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
+-- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
+-- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
+-- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
+-- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
+-- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
+-- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -561,14 +602,20 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's fields in the order EntryCodec.readOrder decodes.
+-- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
+  return redis.call('HMGET', key, 'd', 'm', 'v')
 end
 
--- An entry's ranking data, packed for the ranking hash.
-local function packRank(expiry, importance, created)
-  return struct.pack('>ddd', expiry, importance, created)
+-- An entry's record for the ranking hash.
+local function packRank(expiry, importance, created, accessed, count)
+  return struct.pack('>ddddd', expiry, importance, created, accessed, count)
+end
+
+-- The five numbers of a record (false for a record that is not one).
+local function unpackRank(record)
+  if not record or #record ~= 40 then return false end
+  return struct.unpack('>ddddd', record)
 end
 
 -- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
@@ -607,7 +654,9 @@ for _, key in ipairs(reply[2]) do
     if expiry > now then
       redis.call('ZADD', tier.i, expiry, id)
       redis.call('ZADD', tier.p, importance, id)
-      redis.call('HSET', tier.r, id, packRank(expiry, importance, created))
+      -- An existing record keeps its access data; a restored one starts from the entry's creation.
+      local _, _, _, accessed, count = unpackRank(redis.call('HGET', tier.r, id))
+      redis.call('HSET', tier.r, id, packRank(expiry, importance, created, accessed or created, count or 0))
       local list = members(id, v[4])
       for first = 1, #list, 500 do
         local args = {}
@@ -642,16 +691,18 @@ return {reply[1], restored, dropped}
 -- ARGV[12] the query's words joined by spaces (the phrase), then counted lists, each a count followed by its
 -- items: all-of tags (hex), any-of tags (hex), user (0 or 1: hex, value), session (0 or 1: hex, value),
 -- metadata (pairs: key, value), distinct query words.
--- Returns {candidates, examined, id, fields, id, fields, ...}.
+-- Returns {candidates, examined, id, {record, d, m, v}, id, {record, d, m, v}, ...} (EntryCodec.entry).
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag): `e:<id>` an entry hash; `i` the tier index
--- (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> expiry, importance and created ms packed as three big-endian doubles, read in bulk by
--- recall); `x` the lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry,
--- "w<word>", "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's sources are its hash field `n`,
--- newline-separated. An entry hash outlives its expiry by a grace period, so that pruning can still read `n`.
--- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
+-- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
+-- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
+-- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
+-- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
+-- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
+-- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
+-- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
+-- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -708,14 +759,20 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's fields in the order EntryCodec.readOrder decodes.
+-- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
+  return redis.call('HMGET', key, 'd', 'm', 'v')
 end
 
--- An entry's ranking data, packed for the ranking hash.
-local function packRank(expiry, importance, created)
-  return struct.pack('>ddd', expiry, importance, created)
+-- An entry's record for the ranking hash.
+local function packRank(expiry, importance, created, accessed, count)
+  return struct.pack('>ddddd', expiry, importance, created, accessed, count)
+end
+
+-- The five numbers of a record (false for a record that is not one).
+local function unpackRank(record)
+  if not record or #record ~= 40 then return false end
+  return struct.unpack('>ddddd', record)
 end
 
 -- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
@@ -776,21 +833,37 @@ if indexesWords and #words > 0 then
   options[#options + 1] = union
 end
 if #options == 0 then options[1] = {'a'} end
+-- With one option of one source there is nothing to choose: its size is counted below only when it is over budget.
 local chosen, total
-for _, option in ipairs(options) do
-  local sum = 0
-  for _, source in ipairs(option) do sum = sum + size(source) end
-  if not total or sum < total then chosen, total = option, sum end
+if #options == 1 and #options[1] == 1 then
+  chosen = options[1]
+else
+  for _, option in ipairs(options) do
+    local sum = 0
+    for _, source in ipairs(option) do sum = sum + size(source) end
+    if not total or sum < total then chosen, total = option, sum end
+  end
 end
 
 -- The candidates (RecallPlan.candidates): every member of the chosen sources when they fit the budget,
--- else each source's ceil(budget / sources) greatest ids.
+-- else each source's ceil(budget / sources) greatest ids. `descending`: the ids came greatest first.
 local ids, seen = {}, {}
-local share = total > budget and math.ceil(budget / #chosen) or nil
+local share = total and total > budget and math.ceil(budget / #chosen) or nil
+local descending = share ~= nil
 for _, source in ipairs(chosen) do
   local cut = #source + 2
   local found
-  if share then
+  if not total then
+    -- The one source, greatest first, one more than the budget: that one more tells it is over budget.
+    found = redis.call('ZREVRANGEBYLEX', x, '(' .. source .. '\1', '[' .. source .. '\0', 'LIMIT', 0, budget + 1)
+    descending = true
+    if #found > budget then
+      found[#found] = nil
+      total, share = size(source), budget
+    else
+      total = #found
+    end
+  elseif share then
     found = redis.call('ZREVRANGEBYLEX', x, '(' .. source .. '\1', '[' .. source .. '\0', 'LIMIT', 0, share)
   else
     found = redis.call('ZRANGEBYLEX', x, '[' .. source .. '\0', '(' .. source .. '\1')
@@ -841,12 +914,13 @@ for k, id in ipairs(ids) do
   if not data then
     for _, source in ipairs(chosen) do redis.call('ZREM', x, source .. '\0' .. id) end
   else
-    local expiry, importance, created = struct.unpack('>ddd', data)
-    -- `order`: the id's place in the index (one source: ZRANGEBYLEX order, so ids compare as numbers).
+    local expiry, importance, created = struct.unpack('>ddd', data)  -- the record's first three numbers
+    -- `order`: the id's place in the index (one source: index order, so ids compare as numbers).
     -- A candidate is an array (cheaper to make and read than named fields), with every slot it gets later
     -- there from the start: [1] id, [2] importance, [3] created ms, [4] place in the index, [5] rank, [6] whether
-    -- it has every query word (phrase not yet checked), [7] its id as numbers (0: not computed yet), [8] its fields.
-    if expiry > now then list[#list + 1] = {id, importance, created, share and -k or k, 0, false, 0, false} end
+    -- it has every query word (phrase not yet checked), [7] its id as numbers (0: not computed yet), [8] its fields,
+    -- [9] its record.
+    if expiry > now then list[#list + 1] = {id, importance, created, descending and -k or k, 0, false, 0, false, data} end
   end
 end
 
@@ -975,7 +1049,7 @@ local function up(k)
 end
 for k = math.floor(#heap / 2), 1, -1 do down(k) end
 
--- The best `limit`: each read once (its fields and, for the phrase check, its words).
+-- The best `limit`: each read once (its fields and, when it still needs the phrase check, its words).
 local textPhrase, tagPhrase = ' ' .. phrase .. ' ', '\n ' .. phrase .. ' \n'
 local out = {total, examined}
 local returned = 0
@@ -984,11 +1058,18 @@ while returned < limit and #heap > 0 do
   heap[1] = heap[#heap]
   heap[#heap] = nil
   if #heap > 0 then down(1) end
-  local v = top[8] or redis.call('HMGET', eprefix .. top[1], 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v', 'w', 'g')
+  local v = top[8]
+  if not v then
+    if top[6] then
+      v = redis.call('HMGET', eprefix .. top[1], 'd', 'm', 'v', 'w', 'g')
+    else
+      v = redis.call('HMGET', eprefix .. top[1], 'd', 'm', 'v')
+    end
+  end
   top[8] = v
   if top[6] then
     top[6] = false
-    if not (string.find(v[12] or '', textPhrase, 1, true) or string.find(v[13] or '', tagPhrase, 1, true)) then
+    if not (string.find(v[4] or '', textPhrase, 1, true) or string.find(v[5] or '', tagPhrase, 1, true)) then
       top[5] = q
       heap[#heap + 1] = top
       up(#heap)
@@ -997,7 +1078,7 @@ while returned < limit and #heap > 0 do
   end
   if v and v[1] then
     out[#out + 1] = top[1]
-    out[#out + 1] = {unpack(v, 1, 11)}
+    out[#out + 1] = {top[9], v[1], v[2], v[3]}
     returned = returned + 1
   elseif v then
     -- The entry hash is gone (evicted): its ranking data and the members that led here go too.
@@ -1016,17 +1097,20 @@ return out
 -- ARGV[1] id, ARGV[2] now ms, ARGV[3] expiry ms, ARGV[4] cap (0: none), ARGV[5] entry key prefix,
 -- ARGV[6] importance, ARGV[7] grace ms, ARGV[8] prune budget (expired entries removed first, and dead
 -- entries the cap may step over), ARGV[9] the entry's index sources (newline-separated; stored as field n),
--- ARGV[10] created ms (stored as field c), ARGV[11...] the entry's other hash fields and values.
+-- ARGV[10] created ms (stored as field c), ARGV[11] last access ms, ARGV[12] access count (the rest of the entry's
+-- record in the ranking hash), ARGV[13...] the entry's other hash fields and values.
 -- Every argument is checked before the first write.
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag): `e:<id>` an entry hash; `i` the tier index
--- (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> expiry, importance and created ms packed as three big-endian doubles, read in bulk by
--- recall); `x` the lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry,
--- "w<word>", "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's sources are its hash field `n`,
--- newline-separated. An entry hash outlives its expiry by a grace period, so that pruning can still read `n`.
--- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
+-- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
+-- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
+-- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
+-- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
+-- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
+-- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
+-- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
+-- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -1083,14 +1167,20 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's fields in the order EntryCodec.readOrder decodes.
+-- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
+  return redis.call('HMGET', key, 'd', 'm', 'v')
 end
 
--- An entry's ranking data, packed for the ranking hash.
-local function packRank(expiry, importance, created)
-  return struct.pack('>ddd', expiry, importance, created)
+-- An entry's record for the ranking hash.
+local function packRank(expiry, importance, created, accessed, count)
+  return struct.pack('>ddddd', expiry, importance, created, accessed, count)
+end
+
+-- The five numbers of a record (false for a record that is not one).
+local function unpackRank(record)
+  if not record or #record ~= 40 then return false end
+  return struct.unpack('>ddddd', record)
 end
 
 -- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
@@ -1125,20 +1215,20 @@ if id == '' or string.find(id, '\0', 1, true) then return redis.error_reply('ERR
 if importance < 0 or importance > 1 then return redis.error_reply('ERR axon store: importance must be in 0...1') end
 if cap < 0 or grace < 0 or budget < 0 then return redis.error_reply('ERR axon store: cap, grace and budget must not be negative') end
 if expiry <= now then return redis.error_reply('ERR axon store: the entry expires before it is stored') end
-if (#ARGV - 10) % 2 ~= 0 then return redis.error_reply('ERR axon store: hash fields must come in pairs') end
+if (#ARGV - 12) % 2 ~= 0 then return redis.error_reply('ERR axon store: hash fields must come in pairs') end
 
-local created = number(ARGV[10], 'created')
+local created, accessed, count = number(ARGV[10], 'created'), number(ARGV[11], 'last access'), number(ARGV[12], 'access count')
 local tier = {i = KEYS[2], p = KEYS[3], r = KEYS[4], x = KEYS[5]}
 prune(tier, eprefix, now, budget)
 if redis.call('EXISTS', KEYS[1]) == 1 then
   drop(id, eprefix, tier)
   refit(tier, grace)
 end
-redis.call('HSET', KEYS[1], 'n', sources, 'c', ARGV[10], unpack(ARGV, 11))
+redis.call('HSET', KEYS[1], 'n', sources, 'c', ARGV[10], unpack(ARGV, 13))
 redis.call('PEXPIREAT', KEYS[1], expiry + grace)
 redis.call('ZADD', tier.i, expiry, id)
 redis.call('ZADD', tier.p, importance, id)
-redis.call('HSET', tier.r, id, packRank(expiry, importance, created))
+redis.call('HSET', tier.r, id, packRank(expiry, importance, created, accessed, count))
 local list = members(id, sources)
 for first = 1, #list, 500 do
   local args = {}
@@ -1186,13 +1276,15 @@ return evicted
 -- Returns {expired entries removed, stray index members removed, next cursor}.
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag): `e:<id>` an entry hash; `i` the tier index
--- (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> expiry, importance and created ms packed as three big-endian doubles, read in bulk by
--- recall); `x` the lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry,
--- "w<word>", "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's sources are its hash field `n`,
--- newline-separated. An entry hash outlives its expiry by a grace period, so that pruning can still read `n`.
--- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
+-- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
+-- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
+-- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
+-- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
+-- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
+-- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
+-- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
+-- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -1249,14 +1341,20 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's fields in the order EntryCodec.readOrder decodes.
+-- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
+  return redis.call('HMGET', key, 'd', 'm', 'v')
 end
 
--- An entry's ranking data, packed for the ranking hash.
-local function packRank(expiry, importance, created)
-  return struct.pack('>ddd', expiry, importance, created)
+-- An entry's record for the ranking hash.
+local function packRank(expiry, importance, created, accessed, count)
+  return struct.pack('>ddddd', expiry, importance, created, accessed, count)
+end
+
+-- The five numbers of a record (false for a record that is not one).
+local function unpackRank(record)
+  if not record or #record ~= 40 then return false end
+  return struct.unpack('>ddddd', record)
 end
 
 -- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).

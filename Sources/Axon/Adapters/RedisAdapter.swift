@@ -4,7 +4,8 @@ import Logging
 
 /// The memory tiers in Redis, shared by every process that uses the same server and namespace.
 ///
-/// Each entry is one hash; a tier has four index keys (see `RedisKeyspace`). Every operation is one Lua script
+/// Each entry is one hash and a record in its tier's ranking hash; a tier has four index keys (see `RedisKeyspace`
+/// and `EntryCodec`). Every operation is one Lua script
 /// (one round trip, atomic, touching only this namespace and tier) whose work is bounded: by the recall budget,
 /// by `prunePerWrite` expired entries a write removes on the way, by `batchSize` for `clear`, `sweep` and
 /// `rebuildIndexes`, by `pageSize` for export pages (these loop over calls). On first use the adapter reads the
@@ -171,7 +172,7 @@ public final class RedisAdapter: MemoryAdapter {
     public func page(tier: MemoryTier, cursor: String?, now: Date) async throws -> MemoryPage {
         try await eviction.check(pool)
         let reply = try await MemoryScripts.page.run(
-            on: pool, keys: [keys.tierIndex(tier)],
+            on: pool, keys: [keys.tierIndex(tier), keys.rankingHash(tier)],
             arguments: [cursor ?? "0", Self.pageSize, Milliseconds.of(now), keys.entryPrefix(tier)]
         ).array()
         guard let next = try reply.first?.string() else { throw MemoryError(.storage, "the page script returned no cursor") }
@@ -274,6 +275,7 @@ public final class RedisAdapter: MemoryAdapter {
             entry.id, Milliseconds.of(now), Milliseconds.of(entry.expiresAt), policy.maxEntries ?? 0,
             keys.entryPrefix(tier), entry.importance, Self.graceMilliseconds, Self.prunePerWrite,
             EntryCodec.sources(of: entry, profile: profile, indexesWords: policy.indexesWords), Milliseconds.of(entry.createdAt),
+            Milliseconds.of(entry.lastAccessedAt), entry.accessCount,
         ]
         arguments.append(contentsOf: EntryCodec.fields(of: entry, profile: profile))
         return ScriptCall(script: MemoryScripts.store, keys: tierKeys(tier, entry: entry.id), arguments: arguments)

@@ -5,10 +5,13 @@ import Hiredis
 /// Cluster. Hex encoding is one-to-one and leaves no `{`, `}`, `:` or glob character in the tag, so no
 /// namespace name (empty, `*`, `a:b`, `}{`) can reach another's keys. Tags are hex-encoded the same way.
 ///
-/// Per tier: `e:<id>` a hash per entry (expiring a grace period after the entry, see `RedisAdapter`); `i`
-/// the tier index (sorted set, id → expiry ms); `p` the priority index (id → importance, for the cap); `r` the ranking hash (id → expiry, importance and created ms as three packed big-endian doubles,
-/// which recall reads in one HMGET); `x` the lexicographic index (score 0, members `<source>\0<id>`: `a` for every entry, `w<word>`, `t<tag hex>`,
-/// `u<user hex>`, `s<session hex>`). The four index keys expire a grace period after their newest entry.
+/// Per tier, under `<tier>:v2:` (layout version 2; keys of earlier versions are not read and expire on their own):
+/// `e:<id>` a hash per entry (expiring a grace period after the entry, see `RedisAdapter` and `EntryCodec`); `i` the
+/// tier index (sorted set, id → expiry ms); `p` the priority index (id → importance, for the cap); `r` the ranking hash
+/// (id → the entry's record: expiry, importance, created ms, last access ms and access count as five packed big-endian
+/// doubles, which recall reads in one HMGET and every read updates); `x` the lexicographic index (score 0, members
+/// `<source>\0<id>`: `a` for every entry, `w<word>`, `t<tag hex>`, `u<user hex>`, `s<session hex>`). The four index
+/// keys expire a grace period after their newest entry.
 /// The namespace is NFC-normalised first, so canonically equivalent names share their keys.
 struct RedisKeyspace: Sendable {
     let prefix: String
@@ -17,12 +20,17 @@ struct RedisKeyspace: Sendable {
         prefix = "axon:{ns.\(Self.hex(TextNormalization.nfc(namespace)))}:"
     }
 
+    /// The layout version in every tier key (`<tier>:v2:`).
+    static let layoutVersion = 2
+
+    /// What every key of `tier` starts with.
+    func tierPrefix(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):v\(Self.layoutVersion):" }
     func entry(_ tier: MemoryTier, _ id: String) -> String { entryPrefix(tier) + id }
-    func entryPrefix(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):e:" }
-    func tierIndex(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):i" }
-    func priorityIndex(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):p" }
-    func rankingHash(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):r" }
-    func lexIndex(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):x" }
+    func entryPrefix(_ tier: MemoryTier) -> String { tierPrefix(tier) + "e:" }
+    func tierIndex(_ tier: MemoryTier) -> String { tierPrefix(tier) + "i" }
+    func priorityIndex(_ tier: MemoryTier) -> String { tierPrefix(tier) + "p" }
+    func rankingHash(_ tier: MemoryTier) -> String { tierPrefix(tier) + "r" }
+    func lexIndex(_ tier: MemoryTier) -> String { tierPrefix(tier) + "x" }
     /// The tier's four index keys in the order the scripts take them: i, p, r, x.
     func indexes(_ tier: MemoryTier) -> [any RedisArgument] { [tierIndex(tier), priorityIndex(tier), rankingHash(tier), lexIndex(tier)] }
 

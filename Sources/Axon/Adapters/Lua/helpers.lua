@@ -1,12 +1,14 @@
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag): `e:<id>` an entry hash; `i` the tier index
--- (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> expiry, importance and created ms packed as three big-endian doubles, read in bulk by
--- recall); `x` the lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry,
--- "w<word>", "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's sources are its hash field `n`,
--- newline-separated. An entry hash outlives its expiry by a grace period, so that pruning can still read `n`.
--- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
+-- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
+-- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
+-- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
+-- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
+-- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
+-- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
+-- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
+-- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -63,14 +65,20 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's fields in the order EntryCodec.readOrder decodes.
+-- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
 local function read(key)
-  return redis.call('HMGET', key, 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v')
+  return redis.call('HMGET', key, 'd', 'm', 'v')
 end
 
--- An entry's ranking data, packed for the ranking hash.
-local function packRank(expiry, importance, created)
-  return struct.pack('>ddd', expiry, importance, created)
+-- An entry's record for the ranking hash.
+local function packRank(expiry, importance, created, accessed, count)
+  return struct.pack('>ddddd', expiry, importance, created, accessed, count)
+end
+
+-- The five numbers of a record (false for a record that is not one).
+local function unpackRank(record)
+  if not record or #record ~= 40 then return false end
+  return struct.unpack('>ddddd', record)
 end
 
 -- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).

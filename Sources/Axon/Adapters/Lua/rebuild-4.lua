@@ -17,7 +17,9 @@ for _, key in ipairs(reply[2]) do
     if expiry > now then
       redis.call('ZADD', tier.i, expiry, id)
       redis.call('ZADD', tier.p, importance, id)
-      redis.call('HSET', tier.r, id, packRank(expiry, importance, created))
+      -- An existing record keeps its access data; a restored one starts from the entry's creation.
+      local _, _, _, accessed, count = unpackRank(redis.call('HGET', tier.r, id))
+      redis.call('HSET', tier.r, id, packRank(expiry, importance, created, accessed or created, count or 0))
       local list = members(id, v[4])
       for first = 1, #list, 500 do
         local args = {}

@@ -10,7 +10,7 @@
 -- ARGV[12] the query's words joined by spaces (the phrase), then counted lists, each a count followed by its
 -- items: all-of tags (hex), any-of tags (hex), user (0 or 1: hex, value), session (0 or 1: hex, value),
 -- metadata (pairs: key, value), distinct query words.
--- Returns {candidates, examined, id, fields, id, fields, ...}.
+-- Returns {candidates, examined, id, {record, d, m, v}, id, {record, d, m, v}, ...} (EntryCodec.entry).
 --@include helpers
 local x, eprefix = KEYS[1], ARGV[2]
 local now, budget, limit = number(ARGV[1], 'now'), number(ARGV[3], 'budget'), number(ARGV[4], 'limit')
@@ -46,21 +46,37 @@ if indexesWords and #words > 0 then
   options[#options + 1] = union
 end
 if #options == 0 then options[1] = {'a'} end
+-- With one option of one source there is nothing to choose: its size is counted below only when it is over budget.
 local chosen, total
-for _, option in ipairs(options) do
-  local sum = 0
-  for _, source in ipairs(option) do sum = sum + size(source) end
-  if not total or sum < total then chosen, total = option, sum end
+if #options == 1 and #options[1] == 1 then
+  chosen = options[1]
+else
+  for _, option in ipairs(options) do
+    local sum = 0
+    for _, source in ipairs(option) do sum = sum + size(source) end
+    if not total or sum < total then chosen, total = option, sum end
+  end
 end
 
 -- The candidates (RecallPlan.candidates): every member of the chosen sources when they fit the budget,
--- else each source's ceil(budget / sources) greatest ids.
+-- else each source's ceil(budget / sources) greatest ids. `descending`: the ids came greatest first.
 local ids, seen = {}, {}
-local share = total > budget and math.ceil(budget / #chosen) or nil
+local share = total and total > budget and math.ceil(budget / #chosen) or nil
+local descending = share ~= nil
 for _, source in ipairs(chosen) do
   local cut = #source + 2
   local found
-  if share then
+  if not total then
+    -- The one source, greatest first, one more than the budget: that one more tells it is over budget.
+    found = redis.call('ZREVRANGEBYLEX', x, '(' .. source .. '\1', '[' .. source .. '\0', 'LIMIT', 0, budget + 1)
+    descending = true
+    if #found > budget then
+      found[#found] = nil
+      total, share = size(source), budget
+    else
+      total = #found
+    end
+  elseif share then
     found = redis.call('ZREVRANGEBYLEX', x, '(' .. source .. '\1', '[' .. source .. '\0', 'LIMIT', 0, share)
   else
     found = redis.call('ZRANGEBYLEX', x, '[' .. source .. '\0', '(' .. source .. '\1')
@@ -111,12 +127,13 @@ for k, id in ipairs(ids) do
   if not data then
     for _, source in ipairs(chosen) do redis.call('ZREM', x, source .. '\0' .. id) end
   else
-    local expiry, importance, created = struct.unpack('>ddd', data)
-    -- `order`: the id's place in the index (one source: ZRANGEBYLEX order, so ids compare as numbers).
+    local expiry, importance, created = struct.unpack('>ddd', data)  -- the record's first three numbers
+    -- `order`: the id's place in the index (one source: index order, so ids compare as numbers).
     -- A candidate is an array (cheaper to make and read than named fields), with every slot it gets later
     -- there from the start: [1] id, [2] importance, [3] created ms, [4] place in the index, [5] rank, [6] whether
-    -- it has every query word (phrase not yet checked), [7] its id as numbers (0: not computed yet), [8] its fields.
-    if expiry > now then list[#list + 1] = {id, importance, created, share and -k or k, 0, false, 0, false} end
+    -- it has every query word (phrase not yet checked), [7] its id as numbers (0: not computed yet), [8] its fields,
+    -- [9] its record.
+    if expiry > now then list[#list + 1] = {id, importance, created, descending and -k or k, 0, false, 0, false, data} end
   end
 end
 
@@ -245,7 +262,7 @@ local function up(k)
 end
 for k = math.floor(#heap / 2), 1, -1 do down(k) end
 
--- The best `limit`: each read once (its fields and, for the phrase check, its words).
+-- The best `limit`: each read once (its fields and, when it still needs the phrase check, its words).
 local textPhrase, tagPhrase = ' ' .. phrase .. ' ', '\n ' .. phrase .. ' \n'
 local out = {total, examined}
 local returned = 0
@@ -254,11 +271,18 @@ while returned < limit and #heap > 0 do
   heap[1] = heap[#heap]
   heap[#heap] = nil
   if #heap > 0 then down(1) end
-  local v = top[8] or redis.call('HMGET', eprefix .. top[1], 'x', 'i', 'c', 'e', 'l', 'a', 'u', 's', 'k', 'm', 'v', 'w', 'g')
+  local v = top[8]
+  if not v then
+    if top[6] then
+      v = redis.call('HMGET', eprefix .. top[1], 'd', 'm', 'v', 'w', 'g')
+    else
+      v = redis.call('HMGET', eprefix .. top[1], 'd', 'm', 'v')
+    end
+  end
   top[8] = v
   if top[6] then
     top[6] = false
-    if not (string.find(v[12] or '', textPhrase, 1, true) or string.find(v[13] or '', tagPhrase, 1, true)) then
+    if not (string.find(v[4] or '', textPhrase, 1, true) or string.find(v[5] or '', tagPhrase, 1, true)) then
       top[5] = q
       heap[#heap + 1] = top
       up(#heap)
@@ -267,7 +291,7 @@ while returned < limit and #heap > 0 do
   end
   if v and v[1] then
     out[#out + 1] = top[1]
-    out[#out + 1] = {unpack(v, 1, 11)}
+    out[#out + 1] = {top[9], v[1], v[2], v[3]}
     returned = returned + 1
   elseif v then
     -- The entry hash is gone (evicted): its ranking data and the members that led here go too.

@@ -4,7 +4,8 @@
 -- ARGV[1] id, ARGV[2] now ms, ARGV[3] expiry ms, ARGV[4] cap (0: none), ARGV[5] entry key prefix,
 -- ARGV[6] importance, ARGV[7] grace ms, ARGV[8] prune budget (expired entries removed first, and dead
 -- entries the cap may step over), ARGV[9] the entry's index sources (newline-separated; stored as field n),
--- ARGV[10] created ms (stored as field c), ARGV[11...] the entry's other hash fields and values.
+-- ARGV[10] created ms (stored as field c), ARGV[11] last access ms, ARGV[12] access count (the rest of the entry's
+-- record in the ranking hash), ARGV[13...] the entry's other hash fields and values.
 -- Every argument is checked before the first write.
 --@include helpers
 local id, eprefix, sources = ARGV[1], ARGV[5], ARGV[9]
@@ -15,20 +16,20 @@ if id == '' or string.find(id, '\0', 1, true) then return redis.error_reply('ERR
 if importance < 0 or importance > 1 then return redis.error_reply('ERR axon store: importance must be in 0...1') end
 if cap < 0 or grace < 0 or budget < 0 then return redis.error_reply('ERR axon store: cap, grace and budget must not be negative') end
 if expiry <= now then return redis.error_reply('ERR axon store: the entry expires before it is stored') end
-if (#ARGV - 10) % 2 ~= 0 then return redis.error_reply('ERR axon store: hash fields must come in pairs') end
+if (#ARGV - 12) % 2 ~= 0 then return redis.error_reply('ERR axon store: hash fields must come in pairs') end
 
-local created = number(ARGV[10], 'created')
+local created, accessed, count = number(ARGV[10], 'created'), number(ARGV[11], 'last access'), number(ARGV[12], 'access count')
 local tier = {i = KEYS[2], p = KEYS[3], r = KEYS[4], x = KEYS[5]}
 prune(tier, eprefix, now, budget)
 if redis.call('EXISTS', KEYS[1]) == 1 then
   drop(id, eprefix, tier)
   refit(tier, grace)
 end
-redis.call('HSET', KEYS[1], 'n', sources, 'c', ARGV[10], unpack(ARGV, 11))
+redis.call('HSET', KEYS[1], 'n', sources, 'c', ARGV[10], unpack(ARGV, 13))
 redis.call('PEXPIREAT', KEYS[1], expiry + grace)
 redis.call('ZADD', tier.i, expiry, id)
 redis.call('ZADD', tier.p, importance, id)
-redis.call('HSET', tier.r, id, packRank(expiry, importance, created))
+redis.call('HSET', tier.r, id, packRank(expiry, importance, created, accessed, count))
 local list = members(id, sources)
 for first = 1, #list, 500 do
   local args = {}

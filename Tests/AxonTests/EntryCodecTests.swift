@@ -1,0 +1,67 @@
+import Foundation
+import Hiredis
+import Testing
+
+@testable import Axon
+
+/// The entry layout decoded without a server: what the scripts return ({record, d, m, v}) back to an entry, and
+/// malformed or hostile bytes to a typed error, never a trap.
+@Suite struct EntryCodecTests {
+    static func entry(user: String? = "ü", session: String? = nil, tags: [String] = ["a", "", "ü b"], text: String = "héllo\u{0}x") -> MemoryEntry {
+        let created = Milliseconds.truncated(Date(timeIntervalSince1970: 1_800_000_000.123))
+        return MemoryEntry(
+            id: "0123", text: text, tier: .session, importance: 0.1 + 0.2, tags: tags, createdAt: created,
+            expiresAt: Milliseconds.truncated(created.addingTimeInterval(60)),
+            lastAccessedAt: Milliseconds.truncated(created.addingTimeInterval(5)), accessCount: 7,
+            userID: user, sessionID: session, metadata: ["k": "v"], value: Data([0, 1, 2]))
+    }
+
+    /// The record the store script packs (Lua `struct.pack('>ddddd', ...)`).
+    static func record(_ numbers: [Double]) -> [UInt8] {
+        numbers.flatMap { number in (0..<8).reversed().map { UInt8(truncatingIfNeeded: number.bitPattern >> (UInt64($0) * 8)) } }
+    }
+
+    static func replies(_ entry: MemoryEntry, body: [UInt8]? = nil, record: [UInt8]? = nil) -> [RedisReply] {
+        let numbers = [entry.expiresAt, nil, entry.createdAt, entry.lastAccessedAt].map { $0.map { Double(Milliseconds.of($0)) } ?? entry.importance }
+        return [
+            .bulk(record ?? Self.record(numbers + [Double(entry.accessCount)])), .bulk(body ?? EntryCodec.packed(entry)),
+            .bulk(Array(#"{"k":"v"}"#.utf8)), entry.value.map { .bulk(Array($0)) } ?? .null,
+        ]
+    }
+
+    @Test(arguments: [
+        entry(), entry(user: nil, session: "s", tags: []), entry(user: "", session: "", tags: ["x"]), entry(text: String(repeating: "é", count: 70_000)),
+    ])
+    func roundTrips(_ original: MemoryEntry) throws {
+        let decoded = try EntryCodec.entry(id: original.id, tier: .session, fields: Self.replies(original))
+        #expect(decoded == original)
+    }
+
+    @Test func malformedBodiesAreErrors() throws {
+        let good = EntryCodec.packed(Self.entry())
+        var bodies: [[UInt8]] = [[], [0, 0, 0], Array(good.dropLast()), good + [0], [0xff, 0xff, 0xff, 0xff] + good.dropFirst(4)]
+        bodies.append([0x7f, 0xff, 0xff, 0xff] + good.dropFirst(4))  // a length past the end
+        var invalidUTF8 = good
+        invalidUTF8[4] = 0xff  // the text's first byte
+        bodies.append(invalidUTF8)
+        let tagCount = EntryCodec.packed(Self.entry(user: nil, tags: []))
+        bodies.append(Array(tagCount.dropLast(4)) + [0xff, 0xff, 0xff, 0xff])  // four billion tags in no bytes
+        for body in bodies {
+            #expect(throws: MemoryError.self) { try EntryCodec.entry(id: "0123", tier: .session, fields: Self.replies(Self.entry(), body: body)) }
+        }
+    }
+
+    @Test func malformedRecordsAreErrors() throws {
+        let entry = Self.entry()
+        let bad: [[UInt8]] = [
+            [], Array(repeating: 0, count: 24), Self.record([.nan, 0.5, 0, 0, 0]), Self.record([1e300, 0.5, 0, 0, 0]),
+            Self.record([1.5, 0.5, 0, 0, 0]), Self.record([0, .infinity, 0, 0, 0]), Self.record([0, 0.5, 0, 0, 1e30]),
+            Self.record([0, 0.5, 0, 0, -0.5]),
+        ]
+        for record in bad {
+            #expect(throws: MemoryError.self) { try EntryCodec.entry(id: "0123", tier: .session, fields: Self.replies(entry, record: record)) }
+        }
+        #expect(throws: MemoryError.self) { try EntryCodec.entry(id: "0123", tier: .session, fields: [.null, .null, .null, .null]) }
+        #expect(throws: MemoryError.self) { try EntryCodec.entry(id: "0123", tier: .session, fields: Array(Self.replies(entry).prefix(3))) }
+    }
+}
