@@ -1,6 +1,6 @@
 -- Checks one memory tier's raw Redis layout, apart from the library (run by the chaos tests through redis-cli):
 --   redis-cli -p PORT --eval scripts/check-memory-layout.lua , 'axon:{ns.<hex>}:<tier>:v2:'
--- Every tier-index member has an entry hash with the same expiry; every live entry hash is in the tier index;
+-- Every tier-index member has an entry hash with the same expiry and a body; every live entry hash is in the tier index;
 -- the priority index and the ranking hash name exactly the tier index's ids, and each record in the ranking hash
 -- starts with the entry's expiry; every lexicographic member names an
 -- id of the tier index with that source in its `n` field, and every such source has its member.
@@ -22,6 +22,7 @@ local tierIndex, items = {}, redis.call('ZRANGE', prefix .. 'i', 0, -1, 'WITHSCO
 for k = 1, #items, 2 do
   local id, expiry = items[k], tonumber(items[k + 1])
   tierIndex[id] = expiry
+  if redis.call('EXISTS', prefix .. 'b:' .. id) == 0 then problem('i names ' .. id .. ' but its body is missing') end
   if not hashes[id] then
     problem('i names ' .. id .. ' but its entry hash is missing')
   elseif tonumber(redis.call('HGET', prefix .. 'e:' .. id, 'e')) ~= expiry then

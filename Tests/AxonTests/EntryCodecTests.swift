@@ -4,7 +4,7 @@ import Testing
 
 @testable import Axon
 
-/// The entry layout decoded without a server: what the scripts return ({record, d, m, v}) back to an entry, and
+/// The entry layout decoded without a server: what the scripts return ({record, body}) back to an entry, and
 /// malformed or hostile bytes to a typed error, never a trap.
 @Suite struct EntryCodecTests {
     static func entry(user: String? = "ü", session: String? = nil, tags: [String] = ["a", "", "ü b"], text: String = "héllo\u{0}x") -> MemoryEntry {
@@ -24,8 +24,8 @@ import Testing
     static func replies(_ entry: MemoryEntry, body: [UInt8]? = nil, record: [UInt8]? = nil) -> [RedisReply] {
         let numbers = [entry.expiresAt, nil, entry.createdAt, entry.lastAccessedAt].map { $0.map { Double(Milliseconds.of($0)) } ?? entry.importance }
         return [
-            .bulk(record ?? Self.record(numbers + [Double(entry.accessCount)])), .bulk(body ?? EntryCodec.packed(entry)),
-            .bulk(Array(#"{"k":"v"}"#.utf8)), entry.value.map { .bulk(Array($0)) } ?? .null,
+            .bulk(record ?? Self.record(numbers + [Double(entry.accessCount)])),
+            .bulk(body ?? EntryCodec.body(of: entry, profile: RecallRanking.Profile(entry))),
         ]
     }
 
@@ -37,15 +37,28 @@ import Testing
         #expect(decoded == original)
     }
 
+    /// A body whose parts have these lengths (4 bytes each, `absent` for nil) and bytes.
+    static func body(_ parts: [[UInt8]?]) -> [UInt8] {
+        parts.flatMap { part -> [UInt8] in
+            let length = part.map { UInt32($0.count) } ?? EntryCodec.absent
+            return (0..<4).reversed().map { UInt8(truncatingIfNeeded: length >> ($0 * 8)) } + (part ?? [])
+        }
+    }
+
     @Test func malformedBodiesAreErrors() throws {
-        let good = EntryCodec.packed(Self.entry())
-        var bodies: [[UInt8]] = [[], [0, 0, 0], Array(good.dropLast()), good + [0], [0xff, 0xff, 0xff, 0xff] + good.dropFirst(4)]
-        bodies.append([0x7f, 0xff, 0xff, 0xff] + good.dropFirst(4))  // a length past the end
-        var invalidUTF8 = good
-        invalidUTF8[4] = 0xff  // the text's first byte
-        bodies.append(invalidUTF8)
-        let tagCount = EntryCodec.packed(Self.entry(user: nil, tags: []))
-        bodies.append(Array(tagCount.dropLast(4)) + [0xff, 0xff, 0xff, 0xff])  // four billion tags in no bytes
+        let good = EntryCodec.body(of: Self.entry(), profile: RecallRanking.Profile(Self.entry()))
+        let words: [[UInt8]?] = [Array(" a ".utf8), Array("\n".utf8)]
+        let count: (UInt32) -> [UInt8] = { n in (0..<4).reversed().map { UInt8(truncatingIfNeeded: n >> ($0 * 8)) } }
+        let bodies: [[UInt8]] = [
+            [], [0, 0, 0], Array(good.dropLast()), good + [0],
+            [0x7f, 0xff, 0xff, 0xff] + good.dropFirst(4),  // a length past the end
+            Self.body(words + [nil]),  // no text
+            Self.body(words + [[0xff], nil, nil]) + count(0) + Self.body([nil, nil]),  // text not UTF-8
+            Self.body(words + [Array("t".utf8), nil, nil]) + count(UInt32.max),  // four billion tags in no bytes
+            Self.body(words + [Array("t".utf8), nil, nil]) + count(1) + Self.body([nil, nil, nil]),  // an absent tag
+            Self.body(words + [Array("t".utf8), nil, nil]) + count(0) + Self.body([nil]),  // no value part
+        ]
+        #expect(try EntryCodec.entry(id: "0123", tier: .session, fields: Self.replies(Self.entry(), body: Self.body(words + [Array("t".utf8), nil, nil]) + count(0) + Self.body([nil, nil]))).text == "t")
         for body in bodies {
             #expect(throws: MemoryError.self) { try EntryCodec.entry(id: "0123", tier: .session, fields: Self.replies(Self.entry(), body: body)) }
         }
@@ -61,7 +74,7 @@ import Testing
         for record in bad {
             #expect(throws: MemoryError.self) { try EntryCodec.entry(id: "0123", tier: .session, fields: Self.replies(entry, record: record)) }
         }
-        #expect(throws: MemoryError.self) { try EntryCodec.entry(id: "0123", tier: .session, fields: [.null, .null, .null, .null]) }
-        #expect(throws: MemoryError.self) { try EntryCodec.entry(id: "0123", tier: .session, fields: Array(Self.replies(entry).prefix(3))) }
+        #expect(throws: MemoryError.self) { try EntryCodec.entry(id: "0123", tier: .session, fields: [.null, .null]) }
+        #expect(throws: MemoryError.self) { try EntryCodec.entry(id: "0123", tier: .session, fields: Array(Self.replies(entry).prefix(1))) }
     }
 }

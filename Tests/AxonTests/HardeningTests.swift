@@ -77,14 +77,15 @@ struct HardeningTests {
         let prefix = "axon:{ns.\(UUID().uuidString)}:session:v2:"
         let keys: [any RedisArgument] = [prefix + "e:id", prefix + "i", prefix + "p", prefix + "r", prefix + "x"]
         let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let entry = MemoryEntry(id: "id", text: "text", tier: .session, importance: 0.5, tags: [], createdAt: Date(), expiresAt: Date(), lastAccessedAt: Date())
+        let body = EntryCodec.body(of: entry, profile: RecallRanking.Profile(entry))
         func arguments(
             importance: String = "0.5", expiry: Int64? = nil, cap: String = "0", count: String = "0", extra: [String] = []
         ) -> [any RedisArgument] {
-            ["id", now, expiry ?? now + 60_000, cap, prefix + "e:", importance, 600_000, 16, "a", now, now, count, "d", "text", "i", importance]
-                + extra
+            ["id", now, expiry ?? now + 60_000, cap, prefix + "e:", importance, 600_000, 16, "a", now, now, count, body] + extra
         }
         for bad in [arguments(importance: "nan"), arguments(importance: "2"), arguments(importance: "x"), arguments(expiry: now - 1),
-                    arguments(cap: "-1"), arguments(count: "many"), arguments(extra: ["dangling"])] {
+                    arguments(cap: "-1"), arguments(count: "many"), arguments(extra: ["dangling"]), Array(arguments().dropLast())] {
             await #expect(throws: RedisError.self) { _ = try await MemoryScripts.store.run(on: connection, keys: keys, arguments: bad) }
         }
         #expect(try await connection.send("KEYS", prefix + "*").array().isEmpty)

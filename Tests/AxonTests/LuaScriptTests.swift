@@ -23,7 +23,7 @@ struct LuaScriptTests {
 
     @Test func embeddedScriptsMatchTheirFiles() throws {
         let embedded = [
-            "store-5.lua": MemoryScripts.storeSource, "get-5.lua": MemoryScripts.getSource, "forget-5.lua": MemoryScripts.forgetSource,
+            "store-6.lua": MemoryScripts.storeSource, "get-6.lua": MemoryScripts.getSource, "forget-5.lua": MemoryScripts.forgetSource,
             "recall-2.lua": MemoryScripts.recallSource, "page-2.lua": MemoryScripts.pageSource, "clear-4.lua": MemoryScripts.clearSource,
             "sweep-4.lua": MemoryScripts.sweepSource, "rebuild-4.lua": MemoryScripts.rebuildSource,
         ]
@@ -35,14 +35,10 @@ struct LuaScriptTests {
     }
 
     @Test func readsReturnWhatTheCodecDecodes() {
-        // EntryCodec.entry decodes {record, d, m, v}: every script that returns entries reads d, m, v in that order.
-        #expect(MemoryScripts.storeSource.contains("redis.call('HMGET', key, 'd', 'm', 'v')"))
-        #expect(MemoryScripts.getSource.contains("redis.call('HMGET', KEYS[1], 'e', 'i', 'c', 'd', 'm', 'v')"))
-        #expect(MemoryScripts.getSource.contains("return {record, v[4], v[5], v[6]}"))
-        #expect(MemoryScripts.recallSource.contains("'HMGET', eprefix .. top[1], 'd', 'm', 'v', 'w', 'g')"))
-        #expect(MemoryScripts.recallSource.contains("'HMGET', eprefix .. top[1], 'd', 'm', 'v')"))
-        #expect(MemoryScripts.recallSource.contains("out[#out + 1] = {top[9], v[1], v[2], v[3]}"))
-        #expect(MemoryScripts.pageSource.contains("{record, fields[1], fields[2], fields[3]}"))
+        // EntryCodec.entry decodes a record and a body: get returns {record, body}, recall and page id, record, body, ...
+        #expect(MemoryScripts.getSource.contains("return {record, body}"))
+        #expect(MemoryScripts.recallSource.contains("out[#out + 1] = top[1]\n      out[#out + 1] = top[9]\n      out[#out + 1] = body"))
+        #expect(MemoryScripts.pageSource.contains("out[#out + 1] = items[k]\n      out[#out + 1] = record\n      out[#out + 1] = body"))
     }
 
     @Test func keyCountsInFileNamesMatchTheCalls() throws {

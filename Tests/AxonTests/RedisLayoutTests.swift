@@ -35,7 +35,7 @@ struct RedisLayoutTests {
         let connection = try await RedisConnection.connect(Backend.redisConfiguration)
         let pattern = try await storeTwenty(into: adapter, namespace: namespace, ttlMs: 60_000)
         let stored = try await keys(matching: pattern, on: connection)
-        #expect(stored.count == 20 + 4)  // entries; tier, priority, creation and lexicographic index
+        #expect(stored.count == 20 * 2 + 4)  // each entry's hash and body; tier, priority, ranking and lexicographic index
         for key in stored {
             #expect(key.hasPrefix("axon:{ns.\(hex(namespace))}:"))
             let ttl = try await connection.send("PTTL", key).int()
@@ -54,7 +54,7 @@ struct RedisLayoutTests {
         let pattern = try await storeTwenty(into: adapter, namespace: namespace, ttlMs: 1000)
         try await Task.sleep(for: .milliseconds(1100))
         // Entries and indexes outlive expiry by the grace period unless a write or a sweep prunes them.
-        #expect(try await keys(matching: pattern, on: connection).count == 24)
+        #expect(try await keys(matching: pattern, on: connection).count == 20 * 2 + 4)
         let step = try await adapter.sweep(tier: .session, cursor: nil, now: Date())
         #expect(step.expiredEntries == 20)
         #expect(try await keys(matching: pattern, on: connection).isEmpty)
@@ -126,6 +126,8 @@ struct RedisLayoutTests {
         #expect(Set(priorityIndex) == Set(tierIndex))
         #expect(Set(tagIndex) == Set(tierIndex))
         #expect(Set(entryKeys.map { String($0.dropFirst(prefix.count + 2)) }) == Set(tierIndex))
+        let bodyKeys = try await keys(matching: prefix + "b:*", on: connection)
+        #expect(Set(bodyKeys.map { String($0.dropFirst(prefix.count + 2)) }) == Set(tierIndex))
         _ = try await memory.clear(tier: .session)
         #expect(try await keys(matching: "axon:{ns.\(hex(namespace))}:*", on: connection).isEmpty)
         await connection.close()

@@ -3,23 +3,63 @@ import Hiredis
 
 /// An entry in Redis (layout version 2, see `RedisKeyspace`): its record in the tier's ranking hash (expiry,
 /// importance, created ms, last access ms and access count as five big-endian doubles: every read updates it in one
-/// write, recall ranks by it) and its hash: `d` the text, user, session and tags packed (`packed(_:)`; only the client
-/// reads it), `m` metadata (JSON), `v` the structured value (JSON bytes), `e` expiry, `i` importance and `c` created ms
-/// (read by sweeps and index rebuilds), and for recall `w` the text window's words (` a b c `), `g` each tag's words
-/// (`\n a b \n c \n`), `n` the entry's index sources (newline-separated). The store script writes `n`, `c` and the
-/// record from its arguments. The id and tier are in the key. Numbers read back exactly.
+/// write, recall ranks by it), its body (one string, `body(of:profile:)`: the words the phrase check reads, then
+/// everything the client decodes, so recall reads its results with one MGET) and a small hash (`n` its index sources,
+/// `e` expiry, `i` importance, `c` created ms for sweeps and rebuilds, plus `hashFields(of:profile:indexesWords:)`).
+/// The id and tier are in the keys. Numbers read back exactly.
 enum EntryCodec {
-    /// The hash fields but `n` and `c` (which the store script writes from its arguments), as field/value pairs.
-    static func fields(of entry: MemoryEntry, profile: RecallRanking.Profile) -> [any RedisArgument] {
-        var fields: [any RedisArgument] = [
-            "d", packed(entry), "i", entry.importance, "e", Milliseconds.of(entry.expiresAt),
-            "w", " " + profile.text.joined(separator: " ") + " ",
-            "g", "\n" + profile.tags.map { " " + $0.joined(separator: " ") + " \n" }.joined(),
-        ]
+    /// The entry's body: the text window's words (` a b c `) and each tag's words (`\n a b \n c \n`), which the
+    /// recall script's phrase check reads, each as a 4-byte big-endian length and the bytes; then text, user and session
+    /// (length, or `absent`, and UTF-8), the tag count and each tag, metadata (JSON) and the structured value (length,
+    /// or `absent`, and bytes).
+    static func body(of entry: MemoryEntry, profile: RecallRanking.Profile) -> [UInt8] {
+        let words = " " + profile.text.joined(separator: " ") + " "
+        let tagWords = "\n" + profile.tags.map { " " + $0.joined(separator: " ") + " \n" }.joined()
+        let metadata = entry.metadata.isEmpty ? nil : try? JSONEncoder.sorted.encode(entry.metadata)
+        var out: [UInt8] = []
+        out.reserveCapacity(
+            words.utf8.count + tagWords.utf8.count + entry.text.utf8.count + (metadata?.count ?? 0) + (entry.value?.count ?? 0) + 64
+                + entry.tags.reduce(0) { $0 + $1.utf8.count + 4 })
+        func append(_ length: UInt32) {
+            out.append(UInt8(truncatingIfNeeded: length >> 24))
+            out.append(UInt8(truncatingIfNeeded: length >> 16))
+            out.append(UInt8(truncatingIfNeeded: length >> 8))
+            out.append(UInt8(truncatingIfNeeded: length))
+        }
+        func append<Bytes: Collection<UInt8>>(_ bytes: Bytes?) {
+            guard let bytes else { return append(absent) }
+            append(UInt32(clamping: bytes.count))
+            out.append(contentsOf: bytes)
+        }
+        append(words.utf8)
+        append(tagWords.utf8)
+        append(entry.text.utf8)
+        append(entry.userID?.utf8)
+        append(entry.sessionID?.utf8)
+        append(UInt32(clamping: entry.tags.count))
+        for tag in entry.tags { append(tag.utf8) }
+        append(metadata)
+        append(entry.value)
+        return out
+    }
+
+    /// The length that marks an absent part of a body.
+    static let absent = UInt32.max
+
+    /// Hash fields beside `n`, `e`, `i` and `c` (which the store script writes from its arguments): `m` the metadata
+    /// (JSON) for recall's metadata filter, and in a tier without a word index `w` and `g`, the words that recall then
+    /// matches in the hash.
+    static func hashFields(of entry: MemoryEntry, profile: RecallRanking.Profile, indexesWords: Bool) -> [any RedisArgument] {
+        var fields: [any RedisArgument] = []
         if !entry.metadata.isEmpty, let json = try? JSONEncoder.sorted.encode(entry.metadata) {
             fields += ["m", Array(json)] as [any RedisArgument]
         }
-        if let value = entry.value { fields += ["v", value] as [any RedisArgument] }
+        if !indexesWords {
+            fields += [
+                "w", " " + profile.text.joined(separator: " ") + " ",
+                "g", "\n" + profile.tags.map { " " + $0.joined(separator: " ") + " \n" }.joined(),
+            ] as [any RedisArgument]
+        }
         return fields
     }
 
@@ -36,54 +76,25 @@ enum EntryCodec {
         }.joined(separator: "\n")
     }
 
-    /// The `d` field: text, user, session (each a 4-byte big-endian length, `absent` for none, then UTF-8), then the
-    /// tag count and each tag (length, UTF-8).
-    static func packed(_ entry: MemoryEntry) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(entry.text.utf8.count + 16 + entry.tags.reduce(0) { $0 + $1.utf8.count + 4 })
-        func append(_ length: UInt32) {
-            out.append(UInt8(truncatingIfNeeded: length >> 24))
-            out.append(UInt8(truncatingIfNeeded: length >> 16))
-            out.append(UInt8(truncatingIfNeeded: length >> 8))
-            out.append(UInt8(truncatingIfNeeded: length))
-        }
-        func append(_ text: String?) {
-            guard let text else { return append(absent) }
-            append(UInt32(clamping: text.utf8.count))
-            out.append(contentsOf: text.utf8)
-        }
-        append(entry.text)
-        append(entry.userID)
-        append(entry.sessionID)
-        append(UInt32(clamping: entry.tags.count))
-        for tag in entry.tags { append(tag) }
-        return out
-    }
-
-    /// The length that marks an absent user or session in `packed(_:)`.
-    static let absent = UInt32.max
-
-    /// Decodes what the scripts return for an entry: its record, then its `d`, `m` and `v` fields (a missing one is
-    /// a null reply).
+    /// Decodes what the scripts return for an entry: its record and its body.
     static func entry(id: String, tier: MemoryTier, fields: [RedisReply]) throws -> MemoryEntry {
-        guard fields.count == 4 else {
-            throw MemoryError(.storage, "entry \(id): Redis returned \(fields.count) fields, expected 4 (record, d, m, v)")
+        guard fields.count == 2 else {
+            throw MemoryError(.storage, "entry \(id): Redis returned \(fields.count) values, expected 2 (record, body)")
         }
         guard let record = try fields[0].optionalBytes(), let numbers = Record(record) else {
             throw MemoryError(.storage, "entry \(id) in Redis has no valid record in the ranking hash")
         }
-        guard let data = try fields[1].optionalBytes() else { throw MemoryError(.storage, "entry \(id) in Redis has no field 'd'") }
-        guard let body = Body(data) else { throw MemoryError(.storage, "entry \(id) in Redis has a malformed field 'd'") }
+        guard let bytes = try fields[1].optionalBytes() else { throw MemoryError(.storage, "entry \(id) in Redis has no body") }
+        guard let body = Body(bytes) else { throw MemoryError(.storage, "entry \(id) in Redis has a malformed body") }
         var metadata: [String: String] = [:]
-        if !fields[2].isNull {
-            metadata = try JSONDecoder().decode([String: String].self, from: Data(try fields[2].bytes()))
+        if let json = body.metadata {
+            metadata = try JSONDecoder().decode([String: String].self, from: json)
         }
         return MemoryEntry(
             id: id, text: body.text, tier: tier, importance: numbers.importance, tags: body.tags,
             createdAt: Milliseconds.date(numbers.created), expiresAt: Milliseconds.date(numbers.expiry),
             lastAccessedAt: Milliseconds.date(numbers.accessed), accessCount: numbers.count,
-            userID: body.user, sessionID: body.session, metadata: metadata,
-            value: fields[3].isNull ? nil : Data(try fields[3].bytes()))
+            userID: body.user, sessionID: body.session, metadata: metadata, value: body.value)
     }
 
     /// An entry's record: five big-endian doubles, each checked (whole milliseconds within `Milliseconds.limit`, a
@@ -113,15 +124,15 @@ enum EntryCodec {
         }
     }
 
-    /// The `d` field decoded (`packed(_:)`); `nil` when malformed.
+    /// A body decoded (`body(of:profile:)`; the words are skipped); `nil` when malformed.
     struct Body {
-        let text: String, user: String?, session: String?, tags: [String]
+        let text: String, user: String?, session: String?, tags: [String], metadata: Data?, value: Data?
 
         init?(_ bytes: [UInt8]) {
             guard let body = bytes.withUnsafeBufferPointer({ buffer -> Body? in
                 var reader = Reader(bytes: buffer)
-                var user: String?, session: String?
-                guard let text = reader.text(), reader.optionalText(&user), reader.optionalText(&session),
+                var user: String?, session: String?, metadata: Data?, value: Data?
+                guard reader.skip(), reader.skip(), let text = reader.text(), reader.optionalText(&user), reader.optionalText(&session),
                       let count = reader.length(), Int(count) <= reader.remaining / 4 else { return nil }
                 var tags: [String] = []
                 tags.reserveCapacity(Int(count))
@@ -129,17 +140,19 @@ enum EntryCodec {
                     guard let tag = reader.text() else { return nil }
                     tags.append(tag)
                 }
-                guard reader.remaining == 0 else { return nil }
-                return Body(text: text, user: user, session: session, tags: tags)
+                guard reader.optionalData(&metadata), reader.optionalData(&value), reader.remaining == 0 else { return nil }
+                return Body(text: text, user: user, session: session, tags: tags, metadata: metadata, value: value)
             }) else { return nil }
             self = body
         }
 
-        private init(text: String, user: String?, session: String?, tags: [String]) {
+        private init(text: String, user: String?, session: String?, tags: [String], metadata: Data?, value: Data?) {
             self.text = text
             self.user = user
             self.session = session
             self.tags = tags
+            self.metadata = metadata
+            self.value = value
         }
     }
 
@@ -155,6 +168,23 @@ enum EntryCodec {
             defer { position += 4 }
             return UInt32(bytes[position]) << 24 | UInt32(bytes[position + 1]) << 16 | UInt32(bytes[position + 2]) << 8
                 | UInt32(bytes[position + 3])
+        }
+
+        /// Steps over one part that must be present; `false` when malformed.
+        mutating func skip() -> Bool {
+            guard let count = length(), count != EntryCodec.absent, remaining >= Int(count) else { return false }
+            position += Int(count)
+            return true
+        }
+
+        /// Bytes that may be absent; `false` when malformed.
+        mutating func optionalData(_ out: inout Data?) -> Bool {
+            guard let count = length() else { return false }
+            if count == EntryCodec.absent { return true }
+            guard remaining >= Int(count) else { return false }
+            out = Data(bytes[position..<position + Int(count)])
+            position += Int(count)
+            return true
         }
 
         /// A text; `nil` when malformed or marked absent.

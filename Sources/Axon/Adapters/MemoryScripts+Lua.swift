@@ -9,15 +9,17 @@ extension MemoryScripts {
 -- Returns {live entries removed, entries remaining}.
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
--- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
--- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
--- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
--- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
--- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
--- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
--- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
+-- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
+-- `m` its metadata for recall's metadata filter; in a tier without a word index `w` and `g`, its words)
+-- and `b:<id>` its body, one string (EntryCodec.body: the words the phrase check reads first, then what the client
+-- decodes); `i` the tier index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance,
+-- for the cap); `r` the ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and
+-- access count packed as five big-endian doubles, read in bulk by recall and updated by every read); `x` the
+-- lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry, "w<word>",
+-- "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's keys outlive its expiry by a grace period, so that
+-- pruning can still read `n`. Scripts get the entry hash prefix (`...:v2:e:`); the body prefix is the same with `b:`.
+-- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -33,14 +35,19 @@ local function members(id, sources)
   return out
 end
 
--- Removes entry `id`: its index members, its hash, its entries in the tier and priority indexes and ranking hash.
+-- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
+local function bodyKey(eprefix, id)
+  return string.sub(eprefix, 1, -3) .. 'b:' .. id
+end
+
+-- Removes entry `id`: its index members, its hash and body, its entries in the tier and priority indexes and ranking hash.
 local function drop(id, eprefix, tier)
   local ekey = eprefix .. id
   local list = members(id, redis.call('HGET', ekey, 'n'))
   for first = 1, #list, 1000 do
     redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
   end
-  redis.call('DEL', ekey)
+  redis.call('DEL', ekey, bodyKey(eprefix, id))
   redis.call('ZREM', tier.i, id)
   redis.call('ZREM', tier.p, id)
   redis.call('HDEL', tier.r, id)
@@ -74,9 +81,13 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
-local function read(key)
-  return redis.call('HMGET', key, 'd', 'm', 'v')
+-- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
+-- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+local function hasPhrase(body, text, tag)
+  local w = struct.unpack('>I4', body)
+  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
+  local g = struct.unpack('>I4', body, 5 + w)
+  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
 end
 
 -- An entry's record for the ranking hash.
@@ -135,15 +146,17 @@ return {live, remaining}
 -- ARGV[1] id, ARGV[2] now ms, ARGV[3] entry key prefix, ARGV[4] grace ms, ARGV[5] prune budget.
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
--- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
--- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
--- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
--- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
--- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
--- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
--- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
+-- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
+-- `m` its metadata for recall's metadata filter; in a tier without a word index `w` and `g`, its words)
+-- and `b:<id>` its body, one string (EntryCodec.body: the words the phrase check reads first, then what the client
+-- decodes); `i` the tier index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance,
+-- for the cap); `r` the ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and
+-- access count packed as five big-endian doubles, read in bulk by recall and updated by every read); `x` the
+-- lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry, "w<word>",
+-- "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's keys outlive its expiry by a grace period, so that
+-- pruning can still read `n`. Scripts get the entry hash prefix (`...:v2:e:`); the body prefix is the same with `b:`.
+-- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -159,14 +172,19 @@ local function members(id, sources)
   return out
 end
 
--- Removes entry `id`: its index members, its hash, its entries in the tier and priority indexes and ranking hash.
+-- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
+local function bodyKey(eprefix, id)
+  return string.sub(eprefix, 1, -3) .. 'b:' .. id
+end
+
+-- Removes entry `id`: its index members, its hash and body, its entries in the tier and priority indexes and ranking hash.
 local function drop(id, eprefix, tier)
   local ekey = eprefix .. id
   local list = members(id, redis.call('HGET', ekey, 'n'))
   for first = 1, #list, 1000 do
     redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
   end
-  redis.call('DEL', ekey)
+  redis.call('DEL', ekey, bodyKey(eprefix, id))
   redis.call('ZREM', tier.i, id)
   redis.call('ZREM', tier.p, id)
   redis.call('HDEL', tier.r, id)
@@ -200,9 +218,13 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
-local function read(key)
-  return redis.call('HMGET', key, 'd', 'm', 'v')
+-- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
+-- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+local function hasPhrase(body, text, tag)
+  local w = struct.unpack('>I4', body)
+  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
+  local g = struct.unpack('>I4', body, 5 + w)
+  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
 end
 
 -- An entry's record for the ranking hash.
@@ -252,25 +274,27 @@ if expiry and expiry > now then return 1 end
 return 0
 """##
 
-    /// `get-5.lua`, includes expanded.
+    /// `get-6.lua`, includes expanded.
     static let getSource = ##"""
 -- Reads a live entry, records the access in its record and moves its expiry later (never earlier). Returns the
--- entry's record and its fields `d`, `m`, `v` (EntryCodec.entry) or nil.
+-- entry's record and body (EntryCodec.entry) or nil.
 -- KEYS[1] entry hash, KEYS[2] tier index i, KEYS[3] priority index p, KEYS[4] ranking hash r,
--- KEYS[5] lexicographic index x.
+-- KEYS[5] lexicographic index x, KEYS[6] entry body.
 -- ARGV[1] id, ARGV[2] now ms, ARGV[3] new expiry ms (0: no refresh), ARGV[4] grace ms,
--- ARGV[5] entry key prefix, ARGV[6] prune budget.
+-- ARGV[5] entry hash prefix, ARGV[6] prune budget.
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
--- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
--- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
--- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
--- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
--- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
--- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
--- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
+-- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
+-- `m` its metadata for recall's metadata filter; in a tier without a word index `w` and `g`, its words)
+-- and `b:<id>` its body, one string (EntryCodec.body: the words the phrase check reads first, then what the client
+-- decodes); `i` the tier index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance,
+-- for the cap); `r` the ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and
+-- access count packed as five big-endian doubles, read in bulk by recall and updated by every read); `x` the
+-- lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry, "w<word>",
+-- "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's keys outlive its expiry by a grace period, so that
+-- pruning can still read `n`. Scripts get the entry hash prefix (`...:v2:e:`); the body prefix is the same with `b:`.
+-- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -286,14 +310,19 @@ local function members(id, sources)
   return out
 end
 
--- Removes entry `id`: its index members, its hash, its entries in the tier and priority indexes and ranking hash.
+-- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
+local function bodyKey(eprefix, id)
+  return string.sub(eprefix, 1, -3) .. 'b:' .. id
+end
+
+-- Removes entry `id`: its index members, its hash and body, its entries in the tier and priority indexes and ranking hash.
 local function drop(id, eprefix, tier)
   local ekey = eprefix .. id
   local list = members(id, redis.call('HGET', ekey, 'n'))
   for first = 1, #list, 1000 do
     redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
   end
-  redis.call('DEL', ekey)
+  redis.call('DEL', ekey, bodyKey(eprefix, id))
   redis.call('ZREM', tier.i, id)
   redis.call('ZREM', tier.p, id)
   redis.call('HDEL', tier.r, id)
@@ -327,9 +356,13 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
-local function read(key)
-  return redis.call('HMGET', key, 'd', 'm', 'v')
+-- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
+-- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+local function hasPhrase(body, text, tag)
+  local w = struct.unpack('>I4', body)
+  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
+  local g = struct.unpack('>I4', body, 5 + w)
+  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
 end
 
 -- An entry's record for the ranking hash.
@@ -370,50 +403,55 @@ end
 local now, target = number(ARGV[2], 'now'), number(ARGV[3], 'refresh')
 local grace, budget = number(ARGV[4], 'grace'), number(ARGV[6], 'prune budget')
 local tier = {i = KEYS[2], p = KEYS[3], r = KEYS[4], x = KEYS[5]}
-local v = redis.call('HMGET', KEYS[1], 'e', 'i', 'c', 'd', 'm', 'v')
-prune(tier, ARGV[5], now, budget)
-local expiry = tonumber(v[1])
-if not expiry or expiry <= now then return false end
 local stored = redis.call('HGET', tier.r, ARGV[1])
-local _, importance, created, _, count = unpackRank(stored)
-if not importance then
+local expiry, importance, created, _, count = unpackRank(stored)
+if not expiry then
   -- No record (an evicting server removed the ranking hash): the entry is read from its hash, the access
   -- unrecorded, until rebuildIndexes restores the record.
-  created = number(v[3], 'created')
-  return {packRank(expiry, number(v[2], 'importance'), created, created, 0), v[4], v[5], v[6]}
+  local v = redis.call('HMGET', KEYS[1], 'e', 'i', 'c')
+  expiry, importance, created = tonumber(v[1]), tonumber(v[2]), tonumber(v[3])
+  if expiry and importance and created then stored = packRank(expiry, importance, created, created, 0) end
 end
+prune(tier, ARGV[5], now, budget)
+if not expiry or expiry <= now then return false end
+local body = redis.call('GET', KEYS[6])
+if not body then return false end
+if not count then return {stored, body} end
 local refreshed = math.max(expiry, target)
 local record = packRank(refreshed, importance, created, now, count + 1)
 -- Recording the access is a write: when Redis refuses writes (out of memory under noeviction), the entry is
 -- still returned, unrecorded and unrefreshed.
 local recorded = redis.pcall('HSET', tier.r, ARGV[1], record)
-if type(recorded) == 'table' and recorded.err then return {stored, v[4], v[5], v[6]} end
+if type(recorded) == 'table' and recorded.err then return {stored, body} end
 if refreshed > expiry then
   redis.call('HSET', KEYS[1], 'e', ARGV[3])
   redis.call('PEXPIREAT', KEYS[1], refreshed + grace)
+  redis.call('PEXPIREAT', KEYS[6], refreshed + grace)
   redis.call('ZADD', tier.i, 'XX', 'GT', refreshed, ARGV[1])
   extendAll(tier, refreshed + grace)
 end
-return {record, v[4], v[5], v[6]}
+return {record, body}
 """##
 
     /// `page-2.lua`, includes expanded.
     static let pageSource = ##"""
 -- One page of a tier's live entries (for export): ZSCAN of the tier index from a cursor.
 -- KEYS[1] tier index i, KEYS[2] ranking hash r. ARGV[1] cursor, ARGV[2] page size hint, ARGV[3] now ms,
--- ARGV[4] entry key prefix.
--- Returns {next cursor ("0" at the end), id, {record, d, m, v}, id, {record, d, m, v}, ...} (EntryCodec.entry).
+-- ARGV[4] entry hash prefix.
+-- Returns {next cursor ("0" at the end), id, record, body, id, record, body, ...} (EntryCodec.entry).
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
--- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
--- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
--- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
--- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
--- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
--- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
--- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
+-- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
+-- `m` its metadata for recall's metadata filter; in a tier without a word index `w` and `g`, its words)
+-- and `b:<id>` its body, one string (EntryCodec.body: the words the phrase check reads first, then what the client
+-- decodes); `i` the tier index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance,
+-- for the cap); `r` the ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and
+-- access count packed as five big-endian doubles, read in bulk by recall and updated by every read); `x` the
+-- lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry, "w<word>",
+-- "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's keys outlive its expiry by a grace period, so that
+-- pruning can still read `n`. Scripts get the entry hash prefix (`...:v2:e:`); the body prefix is the same with `b:`.
+-- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -429,14 +467,19 @@ local function members(id, sources)
   return out
 end
 
--- Removes entry `id`: its index members, its hash, its entries in the tier and priority indexes and ranking hash.
+-- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
+local function bodyKey(eprefix, id)
+  return string.sub(eprefix, 1, -3) .. 'b:' .. id
+end
+
+-- Removes entry `id`: its index members, its hash and body, its entries in the tier and priority indexes and ranking hash.
 local function drop(id, eprefix, tier)
   local ekey = eprefix .. id
   local list = members(id, redis.call('HGET', ekey, 'n'))
   for first = 1, #list, 1000 do
     redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
   end
-  redis.call('DEL', ekey)
+  redis.call('DEL', ekey, bodyKey(eprefix, id))
   redis.call('ZREM', tier.i, id)
   redis.call('ZREM', tier.p, id)
   redis.call('HDEL', tier.r, id)
@@ -470,9 +513,13 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
-local function read(key)
-  return redis.call('HMGET', key, 'd', 'm', 'v')
+-- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
+-- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+local function hasPhrase(body, text, tag)
+  local w = struct.unpack('>I4', body)
+  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
+  local g = struct.unpack('>I4', body, 5 + w)
+  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
 end
 
 -- An entry's record for the ranking hash.
@@ -516,11 +563,12 @@ local out = {reply[1]}
 local items = reply[2]
 for k = 1, #items, 2 do
   if tonumber(items[k + 1]) > now then
-    local fields = read(ARGV[4] .. items[k])
-    local record = redis.call('HGET', KEYS[2], items[k])
-    if fields[1] and record then
+    local body = redis.call('GET', bodyKey(ARGV[4], items[k]))
+    local record = body and redis.call('HGET', KEYS[2], items[k])
+    if record then
       out[#out + 1] = items[k]
-      out[#out + 1] = {record, fields[1], fields[2], fields[3]}
+      out[#out + 1] = record
+      out[#out + 1] = body
     end
   end
 end
@@ -531,21 +579,24 @@ return out
     static let rebuildSource = ##"""
 -- One bounded step of rebuilding a tier's indexes from its entry hashes (after an evicting maxmemory policy
 -- removed index keys or entries on its own): SCANs entry keys from a cursor and puts every live entry back in
--- the tier, priority and lexicographic indexes and the ranking hash (idempotent); expired ones are dropped.
+-- the tier, priority and lexicographic indexes and the ranking hash (idempotent); expired ones, and ones whose body
+-- is gone, are dropped.
 -- KEYS[1] tier index i, KEYS[2] priority index p, KEYS[3] ranking hash r, KEYS[4] lexicographic index x.
 -- ARGV[1] now ms, ARGV[2] entry key prefix, ARGV[3] SCAN cursor, ARGV[4] SCAN count, ARGV[5] grace ms.
 -- Returns {next cursor ("0": done), entries restored, expired entries dropped}.
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
--- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
--- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
--- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
--- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
--- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
--- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
--- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
+-- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
+-- `m` its metadata for recall's metadata filter; in a tier without a word index `w` and `g`, its words)
+-- and `b:<id>` its body, one string (EntryCodec.body: the words the phrase check reads first, then what the client
+-- decodes); `i` the tier index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance,
+-- for the cap); `r` the ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and
+-- access count packed as five big-endian doubles, read in bulk by recall and updated by every read); `x` the
+-- lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry, "w<word>",
+-- "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's keys outlive its expiry by a grace period, so that
+-- pruning can still read `n`. Scripts get the entry hash prefix (`...:v2:e:`); the body prefix is the same with `b:`.
+-- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -561,14 +612,19 @@ local function members(id, sources)
   return out
 end
 
--- Removes entry `id`: its index members, its hash, its entries in the tier and priority indexes and ranking hash.
+-- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
+local function bodyKey(eprefix, id)
+  return string.sub(eprefix, 1, -3) .. 'b:' .. id
+end
+
+-- Removes entry `id`: its index members, its hash and body, its entries in the tier and priority indexes and ranking hash.
 local function drop(id, eprefix, tier)
   local ekey = eprefix .. id
   local list = members(id, redis.call('HGET', ekey, 'n'))
   for first = 1, #list, 1000 do
     redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
   end
-  redis.call('DEL', ekey)
+  redis.call('DEL', ekey, bodyKey(eprefix, id))
   redis.call('ZREM', tier.i, id)
   redis.call('ZREM', tier.p, id)
   redis.call('HDEL', tier.r, id)
@@ -602,9 +658,13 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
-local function read(key)
-  return redis.call('HMGET', key, 'd', 'm', 'v')
+-- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
+-- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+local function hasPhrase(body, text, tag)
+  local w = struct.unpack('>I4', body)
+  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
+  local g = struct.unpack('>I4', body, 5 + w)
+  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
 end
 
 -- An entry's record for the ranking hash.
@@ -651,7 +711,7 @@ for _, key in ipairs(reply[2]) do
   local v = redis.call('HMGET', key, 'e', 'i', 'c', 'n')
   local expiry, importance, created = tonumber(v[1]), tonumber(v[2]), tonumber(v[3])
   if expiry and importance and created and v[4] then
-    if expiry > now then
+    if expiry > now and redis.call('EXISTS', bodyKey(eprefix, id)) == 1 then
       redis.call('ZADD', tier.i, expiry, id)
       redis.call('ZADD', tier.p, importance, id)
       -- An existing record keeps its access data; a restored one starts from the entry's creation.
@@ -683,26 +743,28 @@ return {reply[1], restored, dropped}
 -- them here, and returns at most `limit` entries (RecallPlan and RecallRanking describe the rules; this is
 -- their twin). At most `budget` candidates are examined, with bulk lookups (one HMGET of the ranking hash,
 -- ZMSCORE for index filters) rather than calls per candidate; only the candidates that reach the top read
--- their fields and words (the phrase check). Index members whose entry is gone are removed on the way.
+-- their bodies (MGET), which start with the words of the phrase check. Index members whose entry is gone are removed on the way.
 -- KEYS[1] lexicographic index x, KEYS[2] ranking hash r.
--- ARGV[1] now ms, ARGV[2] entry key prefix, ARGV[3] budget, ARGV[4] limit, ARGV[5] 1 when the tier indexes
+-- ARGV[1] now ms, ARGV[2] entry hash prefix, ARGV[3] budget, ARGV[4] limit, ARGV[5] 1 when the tier indexes
 -- words, ARGV[6] 1 with an importance range, ARGV[7] its lower and ARGV[8] upper bound (inclusive),
 -- ARGV[9] 1 with a created range, ARGV[10] created at or after ms, ARGV[11] created before ms,
 -- ARGV[12] the query's words joined by spaces (the phrase), then counted lists, each a count followed by its
 -- items: all-of tags (hex), any-of tags (hex), user (0 or 1: hex, value), session (0 or 1: hex, value),
 -- metadata (pairs: key, value), distinct query words.
--- Returns {candidates, examined, id, {record, d, m, v}, id, {record, d, m, v}, ...} (EntryCodec.entry).
+-- Returns {candidates, examined, id, record, body, id, record, body, ...} (EntryCodec.entry).
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
--- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
--- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
--- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
--- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
--- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
--- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
--- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
+-- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
+-- `m` its metadata for recall's metadata filter; in a tier without a word index `w` and `g`, its words)
+-- and `b:<id>` its body, one string (EntryCodec.body: the words the phrase check reads first, then what the client
+-- decodes); `i` the tier index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance,
+-- for the cap); `r` the ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and
+-- access count packed as five big-endian doubles, read in bulk by recall and updated by every read); `x` the
+-- lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry, "w<word>",
+-- "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's keys outlive its expiry by a grace period, so that
+-- pruning can still read `n`. Scripts get the entry hash prefix (`...:v2:e:`); the body prefix is the same with `b:`.
+-- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -718,14 +780,19 @@ local function members(id, sources)
   return out
 end
 
--- Removes entry `id`: its index members, its hash, its entries in the tier and priority indexes and ranking hash.
+-- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
+local function bodyKey(eprefix, id)
+  return string.sub(eprefix, 1, -3) .. 'b:' .. id
+end
+
+-- Removes entry `id`: its index members, its hash and body, its entries in the tier and priority indexes and ranking hash.
 local function drop(id, eprefix, tier)
   local ekey = eprefix .. id
   local list = members(id, redis.call('HGET', ekey, 'n'))
   for first = 1, #list, 1000 do
     redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
   end
-  redis.call('DEL', ekey)
+  redis.call('DEL', ekey, bodyKey(eprefix, id))
   redis.call('ZREM', tier.i, id)
   redis.call('ZREM', tier.p, id)
   redis.call('HDEL', tier.r, id)
@@ -759,9 +826,13 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
-local function read(key)
-  return redis.call('HMGET', key, 'd', 'm', 'v')
+-- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
+-- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+local function hasPhrase(body, text, tag)
+  local w = struct.unpack('>I4', body)
+  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
+  local g = struct.unpack('>I4', body, 5 + w)
+  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
 end
 
 -- An entry's record for the ranking hash.
@@ -918,7 +989,7 @@ for k, id in ipairs(ids) do
     -- `order`: the id's place in the index (one source: index order, so ids compare as numbers).
     -- A candidate is an array (cheaper to make and read than named fields), with every slot it gets later
     -- there from the start: [1] id, [2] importance, [3] created ms, [4] place in the index, [5] rank, [6] whether
-    -- it has every query word (phrase not yet checked), [7] its id as numbers (0: not computed yet), [8] its fields,
+    -- it has every query word (phrase not yet checked), [7] its id as numbers (0: not computed yet), [8] its body,
     -- [9] its record.
     if expiry > now then list[#list + 1] = {id, importance, created, descending and -k or k, 0, false, 0, false, data} end
   end
@@ -1014,11 +1085,12 @@ local function idKey(candidate)
   end
   return key
 end
+local byImportance, oneSource = q > 0, #chosen == 1
 local function better(a, b)
   if a[5] ~= b[5] then return a[5] > b[5] end
-  if q > 0 and a[2] ~= b[2] then return a[2] > b[2] end
+  if byImportance and a[2] ~= b[2] then return a[2] > b[2] end
   if a[3] ~= b[3] then return a[3] > b[3] end
-  if #chosen == 1 then return a[4] > b[4] end
+  if oneSource then return a[4] > b[4] end
   local ka, kb = idKey(a), idKey(b)
   if ka and kb then
     if ka[1] ~= kb[1] then return ka[1] > kb[1] end
@@ -1049,68 +1121,83 @@ local function up(k)
 end
 for k = math.floor(#heap / 2), 1, -1 do down(k) end
 
--- The best `limit`: each read once (its fields and, when it still needs the phrase check, its words).
+-- The best `limit`, in rank order: each round pops as many as are still wanted and reads their bodies with one MGET
+-- per 1,000 (a body is read once). A candidate that fails the phrase check drops to its share of words and goes back
+-- with the rest of its round (their bodies kept), so the order stays exact.
 local textPhrase, tagPhrase = ' ' .. phrase .. ' ', '\n ' .. phrase .. ' \n'
-local out = {total, examined}
-local returned = 0
-while returned < limit and #heap > 0 do
+local bprefix = string.sub(eprefix, 1, -3) .. 'b:'
+local function pop()
   local top = heap[1]
   heap[1] = heap[#heap]
   heap[#heap] = nil
   if #heap > 0 then down(1) end
-  local v = top[8]
-  if not v then
-    if top[6] then
-      v = redis.call('HMGET', eprefix .. top[1], 'd', 'm', 'v', 'w', 'g')
-    else
-      v = redis.call('HMGET', eprefix .. top[1], 'd', 'm', 'v')
-    end
+  return top
+end
+local out = {total, examined}
+local returned = 0
+while returned < limit and #heap > 0 do
+  local round, unread = {}, {}
+  while #round < limit - returned and #heap > 0 do
+    local top = pop()
+    round[#round + 1] = top
+    if not top[8] then unread[#unread + 1] = top end
   end
-  top[8] = v
-  if top[6] then
-    top[6] = false
-    if not (string.find(v[4] or '', textPhrase, 1, true) or string.find(v[5] or '', tagPhrase, 1, true)) then
+  for first = 1, #unread, 1000 do
+    local names = {}
+    for k = first, math.min(first + 999, #unread) do names[#names + 1] = bprefix .. unread[k][1] end
+    local bodies = redis.call('MGET', unpack(names))
+    for k = 1, #bodies do unread[first + k - 1][8] = bodies[k] end
+  end
+  for k, top in ipairs(round) do
+    local body = top[8]
+    if not body then
+      -- The body is gone (evicted): its ranking data and the members that led here go too (a sweep removes the rest).
+      redis.call('HDEL', KEYS[2], top[1])
+      for _, source in ipairs(chosen) do redis.call('ZREM', x, source .. '\0' .. top[1]) end
+    elseif top[6] and not hasPhrase(body, textPhrase, tagPhrase) then
+      top[6] = false
       top[5] = q
-      heap[#heap + 1] = top
-      up(#heap)
-      v = nil
+      for j = k, #round do
+        heap[#heap + 1] = round[j]
+        up(#heap)
+      end
+      break
+    else
+      out[#out + 1] = top[1]
+      out[#out + 1] = top[9]
+      out[#out + 1] = body
+      returned = returned + 1
     end
-  end
-  if v and v[1] then
-    out[#out + 1] = top[1]
-    out[#out + 1] = {top[9], v[1], v[2], v[3]}
-    returned = returned + 1
-  elseif v then
-    -- The entry hash is gone (evicted): its ranking data and the members that led here go too.
-    redis.call('HDEL', KEYS[2], top[1])
-    for _, source in ipairs(chosen) do redis.call('ZREM', x, source .. '\0' .. top[1]) end
   end
 end
 return out
 """##
 
-    /// `store-5.lua`, includes expanded.
+    /// `store-6.lua`, includes expanded.
     static let storeSource = ##"""
 -- Stores an entry, indexes it and applies the tier's cap. Returns the ids the cap evicted.
 -- KEYS[1] entry hash, KEYS[2] tier index i, KEYS[3] priority index p, KEYS[4] ranking hash r,
--- KEYS[5] lexicographic index x.
--- ARGV[1] id, ARGV[2] now ms, ARGV[3] expiry ms, ARGV[4] cap (0: none), ARGV[5] entry key prefix,
+-- KEYS[5] lexicographic index x, KEYS[6] entry body.
+-- ARGV[1] id, ARGV[2] now ms, ARGV[3] expiry ms, ARGV[4] cap (0: none), ARGV[5] entry hash prefix,
 -- ARGV[6] importance, ARGV[7] grace ms, ARGV[8] prune budget (expired entries removed first, and dead
 -- entries the cap may step over), ARGV[9] the entry's index sources (newline-separated; stored as field n),
--- ARGV[10] created ms (stored as field c), ARGV[11] last access ms, ARGV[12] access count (the rest of the entry's
--- record in the ranking hash), ARGV[13...] the entry's other hash fields and values.
+-- ARGV[10] created ms, ARGV[11] last access ms, ARGV[12] access count (with expiry and importance: the entry's
+-- record in the ranking hash), ARGV[13] the entry's body (EntryCodec.body), ARGV[14...] more hash fields and values
+-- (`m` metadata for recall's metadata filter; `w`, `g` the words, in a tier without a word index).
 -- Every argument is checked before the first write.
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
--- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
--- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
--- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
--- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
--- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
--- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
--- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
+-- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
+-- `m` its metadata for recall's metadata filter; in a tier without a word index `w` and `g`, its words)
+-- and `b:<id>` its body, one string (EntryCodec.body: the words the phrase check reads first, then what the client
+-- decodes); `i` the tier index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance,
+-- for the cap); `r` the ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and
+-- access count packed as five big-endian doubles, read in bulk by recall and updated by every read); `x` the
+-- lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry, "w<word>",
+-- "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's keys outlive its expiry by a grace period, so that
+-- pruning can still read `n`. Scripts get the entry hash prefix (`...:v2:e:`); the body prefix is the same with `b:`.
+-- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -1126,14 +1213,19 @@ local function members(id, sources)
   return out
 end
 
--- Removes entry `id`: its index members, its hash, its entries in the tier and priority indexes and ranking hash.
+-- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
+local function bodyKey(eprefix, id)
+  return string.sub(eprefix, 1, -3) .. 'b:' .. id
+end
+
+-- Removes entry `id`: its index members, its hash and body, its entries in the tier and priority indexes and ranking hash.
 local function drop(id, eprefix, tier)
   local ekey = eprefix .. id
   local list = members(id, redis.call('HGET', ekey, 'n'))
   for first = 1, #list, 1000 do
     redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
   end
-  redis.call('DEL', ekey)
+  redis.call('DEL', ekey, bodyKey(eprefix, id))
   redis.call('ZREM', tier.i, id)
   redis.call('ZREM', tier.p, id)
   redis.call('HDEL', tier.r, id)
@@ -1167,9 +1259,13 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
-local function read(key)
-  return redis.call('HMGET', key, 'd', 'm', 'v')
+-- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
+-- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+local function hasPhrase(body, text, tag)
+  local w = struct.unpack('>I4', body)
+  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
+  local g = struct.unpack('>I4', body, 5 + w)
+  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
 end
 
 -- An entry's record for the ranking hash.
@@ -1211,21 +1307,23 @@ local id, eprefix, sources = ARGV[1], ARGV[5], ARGV[9]
 local now, expiry = number(ARGV[2], 'now'), number(ARGV[3], 'expiry')
 local cap, importance = number(ARGV[4], 'cap'), number(ARGV[6], 'importance')
 local grace, budget = number(ARGV[7], 'grace'), number(ARGV[8], 'prune budget')
+local created, accessed, count = number(ARGV[10], 'created'), number(ARGV[11], 'last access'), number(ARGV[12], 'access count')
+if #ARGV < 13 or (#ARGV - 13) % 2 ~= 0 then return redis.error_reply('ERR axon store: hash fields must come in pairs') end
 if id == '' or string.find(id, '\0', 1, true) then return redis.error_reply('ERR axon store: the id is empty or contains NUL') end
 if importance < 0 or importance > 1 then return redis.error_reply('ERR axon store: importance must be in 0...1') end
 if cap < 0 or grace < 0 or budget < 0 then return redis.error_reply('ERR axon store: cap, grace and budget must not be negative') end
 if expiry <= now then return redis.error_reply('ERR axon store: the entry expires before it is stored') end
-if (#ARGV - 12) % 2 ~= 0 then return redis.error_reply('ERR axon store: hash fields must come in pairs') end
+if #ARGV[13] < 8 then return redis.error_reply('ERR axon store: the body is malformed') end
 
-local created, accessed, count = number(ARGV[10], 'created'), number(ARGV[11], 'last access'), number(ARGV[12], 'access count')
 local tier = {i = KEYS[2], p = KEYS[3], r = KEYS[4], x = KEYS[5]}
 prune(tier, eprefix, now, budget)
 if redis.call('EXISTS', KEYS[1]) == 1 then
   drop(id, eprefix, tier)
   refit(tier, grace)
 end
-redis.call('HSET', KEYS[1], 'n', sources, 'c', ARGV[10], unpack(ARGV, 13))
+redis.call('HSET', KEYS[1], 'n', sources, 'e', ARGV[3], 'i', ARGV[6], 'c', ARGV[10], unpack(ARGV, 14))
 redis.call('PEXPIREAT', KEYS[1], expiry + grace)
+redis.call('SET', KEYS[6], ARGV[13], 'PXAT', expiry + grace)
 redis.call('ZADD', tier.i, expiry, id)
 redis.call('ZADD', tier.p, importance, id)
 redis.call('HSET', tier.r, id, packRank(expiry, importance, created, accessed, count))
@@ -1276,15 +1374,17 @@ return evicted
 -- Returns {expired entries removed, stray index members removed, next cursor}.
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
--- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
--- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
--- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
--- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
--- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
--- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
--- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
+-- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
+-- `m` its metadata for recall's metadata filter; in a tier without a word index `w` and `g`, its words)
+-- and `b:<id>` its body, one string (EntryCodec.body: the words the phrase check reads first, then what the client
+-- decodes); `i` the tier index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance,
+-- for the cap); `r` the ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and
+-- access count packed as five big-endian doubles, read in bulk by recall and updated by every read); `x` the
+-- lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry, "w<word>",
+-- "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's keys outlive its expiry by a grace period, so that
+-- pruning can still read `n`. Scripts get the entry hash prefix (`...:v2:e:`); the body prefix is the same with `b:`.
+-- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -1300,14 +1400,19 @@ local function members(id, sources)
   return out
 end
 
--- Removes entry `id`: its index members, its hash, its entries in the tier and priority indexes and ranking hash.
+-- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
+local function bodyKey(eprefix, id)
+  return string.sub(eprefix, 1, -3) .. 'b:' .. id
+end
+
+-- Removes entry `id`: its index members, its hash and body, its entries in the tier and priority indexes and ranking hash.
 local function drop(id, eprefix, tier)
   local ekey = eprefix .. id
   local list = members(id, redis.call('HGET', ekey, 'n'))
   for first = 1, #list, 1000 do
     redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
   end
-  redis.call('DEL', ekey)
+  redis.call('DEL', ekey, bodyKey(eprefix, id))
   redis.call('ZREM', tier.i, id)
   redis.call('ZREM', tier.p, id)
   redis.call('HDEL', tier.r, id)
@@ -1341,9 +1446,13 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
-local function read(key)
-  return redis.call('HMGET', key, 'd', 'm', 'v')
+-- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
+-- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+local function hasPhrase(body, text, tag)
+  local w = struct.unpack('>I4', body)
+  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
+  local g = struct.unpack('>I4', body, 5 + w)
+  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
 end
 
 -- An entry's record for the ranking hash.
@@ -1420,8 +1529,13 @@ if pruned < batch then
     cursor = reply[1] == '0' and 'p0' or 'i' .. reply[1]
     local items = reply[2]
     for k = 1, #items, 2 do
-      if redis.call('EXISTS', eprefix .. items[k]) == 0 then
+      local present = redis.call('EXISTS', eprefix .. items[k], bodyKey(eprefix, items[k]))
+      if present == 0 then
         forgetGone(items[k])
+        strays = strays + 1
+      elseif present == 1 then
+        -- Its hash or its body is gone (evicted): what remains goes.
+        drop(items[k], eprefix, tier)
         strays = strays + 1
       end
     end

@@ -4,8 +4,8 @@ import Logging
 
 /// The memory tiers in Redis, shared by every process that uses the same server and namespace.
 ///
-/// Each entry is one hash and a record in its tier's ranking hash; a tier has four index keys (see `RedisKeyspace`
-/// and `EntryCodec`). Every operation is one Lua script
+/// Each entry is a small hash, a body and a record in its tier's ranking hash; a tier has four index keys (see
+/// `RedisKeyspace` and `EntryCodec`). Every operation is one Lua script
 /// (one round trip, atomic, touching only this namespace and tier) whose work is bounded: by the recall budget,
 /// by `prunePerWrite` expired entries a write removes on the way, by `batchSize` for `clear`, `sweep` and
 /// `rebuildIndexes`, by `pageSize` for export pages (these loop over calls). On first use the adapter reads the
@@ -234,14 +234,15 @@ public final class RedisAdapter: MemoryAdapter {
         return RebuildStep(restoredEntries: Int(try reply[1].int()), droppedEntries: Int(try reply[2].int()), next: next == "0" ? nil : next)
     }
 
-    /// Decodes id, fields, id, fields, ...
+    /// Decodes id, record, body, id, record, body, ...
     private static func entries(_ flat: ArraySlice<RedisReply>, tier: MemoryTier) throws -> [MemoryEntry] {
+        guard flat.count % 3 == 0 else { throw MemoryError(.storage, "a script returned \(flat.count) entry values, not id, record, body triples") }
         var entries: [MemoryEntry] = []
-        entries.reserveCapacity(flat.count / 2)
+        entries.reserveCapacity(flat.count / 3)
         var index = flat.startIndex
-        while index + 1 < flat.endIndex {
-            entries.append(try EntryCodec.entry(id: try flat[index].string(), tier: tier, fields: flat[index + 1].array()))
-            index += 2
+        while index + 2 < flat.endIndex {
+            entries.append(try EntryCodec.entry(id: try flat[index].string(), tier: tier, fields: Array(flat[index + 1...index + 2])))
+            index += 3
         }
         return entries
     }
@@ -267,6 +268,11 @@ public final class RedisAdapter: MemoryAdapter {
         [keys.entry(tier, id)] + keys.indexes(tier)
     }
 
+    /// `tierKeys` and the entry's body: the keys of store and get.
+    private func entryKeys(_ tier: MemoryTier, entry id: String) -> [any RedisArgument] {
+        tierKeys(tier, entry: id) + [keys.body(tier, id)]
+    }
+
     private func storeCall(_ original: MemoryEntry, policy: TierPolicy, now: Date) -> ScriptCall {
         let entry = original.normalized
         let tier = entry.tier
@@ -275,17 +281,17 @@ public final class RedisAdapter: MemoryAdapter {
             entry.id, Milliseconds.of(now), Milliseconds.of(entry.expiresAt), policy.maxEntries ?? 0,
             keys.entryPrefix(tier), entry.importance, Self.graceMilliseconds, Self.prunePerWrite,
             EntryCodec.sources(of: entry, profile: profile, indexesWords: policy.indexesWords), Milliseconds.of(entry.createdAt),
-            Milliseconds.of(entry.lastAccessedAt), entry.accessCount,
+            Milliseconds.of(entry.lastAccessedAt), entry.accessCount, EntryCodec.body(of: entry, profile: profile),
         ]
-        arguments.append(contentsOf: EntryCodec.fields(of: entry, profile: profile))
-        return ScriptCall(script: MemoryScripts.store, keys: tierKeys(tier, entry: entry.id), arguments: arguments)
+        arguments.append(contentsOf: EntryCodec.hashFields(of: entry, profile: profile, indexesWords: policy.indexesWords))
+        return ScriptCall(script: MemoryScripts.store, keys: entryKeys(tier, entry: entry.id), arguments: arguments)
     }
 
     private func getCall(id: String, tier: MemoryTier, policy: TierPolicy, now: Date) -> ScriptCall {
         let nowMs = Milliseconds.of(now)
         let target = policy.refreshOnRead ? min(nowMs + policy.ttlMilliseconds, Milliseconds.limit) : 0
         return ScriptCall(
-            script: MemoryScripts.get, keys: tierKeys(tier, entry: id),
+            script: MemoryScripts.get, keys: entryKeys(tier, entry: id),
             arguments: [id, nowMs, target, Self.graceMilliseconds, keys.entryPrefix(tier), Self.prunePerWrite])
     }
 

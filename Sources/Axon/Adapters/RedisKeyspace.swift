@@ -6,7 +6,8 @@ import Hiredis
 /// namespace name (empty, `*`, `a:b`, `}{`) can reach another's keys. Tags are hex-encoded the same way.
 ///
 /// Per tier, under `<tier>:v2:` (layout version 2; keys of earlier versions are not read and expire on their own):
-/// `e:<id>` a hash per entry (expiring a grace period after the entry, see `RedisAdapter` and `EntryCodec`); `i` the
+/// `e:<id>` a small hash and `b:<id>` the body per entry (expiring a grace period after the entry, see `RedisAdapter`
+/// and `EntryCodec`); `i` the
 /// tier index (sorted set, id → expiry ms); `p` the priority index (id → importance, for the cap); `r` the ranking hash
 /// (id → the entry's record: expiry, importance, created ms, last access ms and access count as five packed big-endian
 /// doubles, which recall reads in one HMGET and every read updates); `x` the lexicographic index (score 0, members
@@ -26,6 +27,8 @@ struct RedisKeyspace: Sendable {
     /// What every key of `tier` starts with.
     func tierPrefix(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):v\(Self.layoutVersion):" }
     func entry(_ tier: MemoryTier, _ id: String) -> String { entryPrefix(tier) + id }
+    /// An entry's body (a string beside its hash; the scripts derive it from `entryPrefix` with `b:` for `e:`).
+    func body(_ tier: MemoryTier, _ id: String) -> String { tierPrefix(tier) + "b:" + id }
     func entryPrefix(_ tier: MemoryTier) -> String { tierPrefix(tier) + "e:" }
     func tierIndex(_ tier: MemoryTier) -> String { tierPrefix(tier) + "i" }
     func priorityIndex(_ tier: MemoryTier) -> String { tierPrefix(tier) + "p" }

@@ -1,14 +1,16 @@
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
--- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): `e:<id>` an entry hash; `i` the tier
--- index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance, for the cap); `r` the
--- ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and access count packed as
--- five big-endian doubles, read in bulk by recall and updated by every read); `x` the lexicographic index (score 0,
--- members "<source>\0<id>", where a source is "a" for every entry, "w<word>", "t<tag hex>", "u<user hex>" or
--- "s<session hex>"). An entry hash holds `d` (text, user, session and tags packed by EntryCodec, read only by the
--- client), `m` metadata, `v` value, `e` expiry, `i` importance, `c` created (for sweeps and rebuilds), `n` its index
--- sources (newline-separated) and `w`, `g` its words (the phrase check). An entry hash outlives its expiry by a grace
--- period, so that pruning can still read `n`. Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
+-- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
+-- `m` its metadata for recall's metadata filter; in a tier without a word index `w` and `g`, its words)
+-- and `b:<id>` its body, one string (EntryCodec.body: the words the phrase check reads first, then what the client
+-- decodes); `i` the tier index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance,
+-- for the cap); `r` the ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and
+-- access count packed as five big-endian doubles, read in bulk by recall and updated by every read); `x` the
+-- lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry, "w<word>",
+-- "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's keys outlive its expiry by a grace period, so that
+-- pruning can still read `n`. Scripts get the entry hash prefix (`...:v2:e:`); the body prefix is the same with `b:`.
+-- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
@@ -24,14 +26,19 @@ local function members(id, sources)
   return out
 end
 
--- Removes entry `id`: its index members, its hash, its entries in the tier and priority indexes and ranking hash.
+-- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
+local function bodyKey(eprefix, id)
+  return string.sub(eprefix, 1, -3) .. 'b:' .. id
+end
+
+-- Removes entry `id`: its index members, its hash and body, its entries in the tier and priority indexes and ranking hash.
 local function drop(id, eprefix, tier)
   local ekey = eprefix .. id
   local list = members(id, redis.call('HGET', ekey, 'n'))
   for first = 1, #list, 1000 do
     redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
   end
-  redis.call('DEL', ekey)
+  redis.call('DEL', ekey, bodyKey(eprefix, id))
   redis.call('ZREM', tier.i, id)
   redis.call('ZREM', tier.p, id)
   redis.call('HDEL', tier.r, id)
@@ -65,9 +72,13 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- An entry's hash fields the client decodes after its record (EntryCodec.entry): `d`, `m`, `v`.
-local function read(key)
-  return redis.call('HMGET', key, 'd', 'm', 'v')
+-- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
+-- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+local function hasPhrase(body, text, tag)
+  local w = struct.unpack('>I4', body)
+  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
+  local g = struct.unpack('>I4', body, 5 + w)
+  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
 end
 
 -- An entry's record for the ranking hash.

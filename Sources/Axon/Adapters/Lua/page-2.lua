@@ -1,7 +1,7 @@
 -- One page of a tier's live entries (for export): ZSCAN of the tier index from a cursor.
 -- KEYS[1] tier index i, KEYS[2] ranking hash r. ARGV[1] cursor, ARGV[2] page size hint, ARGV[3] now ms,
--- ARGV[4] entry key prefix.
--- Returns {next cursor ("0" at the end), id, {record, d, m, v}, id, {record, d, m, v}, ...} (EntryCodec.entry).
+-- ARGV[4] entry hash prefix.
+-- Returns {next cursor ("0" at the end), id, record, body, id, record, body, ...} (EntryCodec.entry).
 --@include helpers
 local now = number(ARGV[3], 'now')
 local reply = redis.call('ZSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
@@ -9,11 +9,12 @@ local out = {reply[1]}
 local items = reply[2]
 for k = 1, #items, 2 do
   if tonumber(items[k + 1]) > now then
-    local fields = read(ARGV[4] .. items[k])
-    local record = redis.call('HGET', KEYS[2], items[k])
-    if fields[1] and record then
+    local body = redis.call('GET', bodyKey(ARGV[4], items[k]))
+    local record = body and redis.call('HGET', KEYS[2], items[k])
+    if record then
       out[#out + 1] = items[k]
-      out[#out + 1] = {record, fields[1], fields[2], fields[3]}
+      out[#out + 1] = record
+      out[#out + 1] = body
     end
   end
 end

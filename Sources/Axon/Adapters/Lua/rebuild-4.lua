@@ -1,6 +1,7 @@
 -- One bounded step of rebuilding a tier's indexes from its entry hashes (after an evicting maxmemory policy
 -- removed index keys or entries on its own): SCANs entry keys from a cursor and puts every live entry back in
--- the tier, priority and lexicographic indexes and the ranking hash (idempotent); expired ones are dropped.
+-- the tier, priority and lexicographic indexes and the ranking hash (idempotent); expired ones, and ones whose body
+-- is gone, are dropped.
 -- KEYS[1] tier index i, KEYS[2] priority index p, KEYS[3] ranking hash r, KEYS[4] lexicographic index x.
 -- ARGV[1] now ms, ARGV[2] entry key prefix, ARGV[3] SCAN cursor, ARGV[4] SCAN count, ARGV[5] grace ms.
 -- Returns {next cursor ("0": done), entries restored, expired entries dropped}.
@@ -14,7 +15,7 @@ for _, key in ipairs(reply[2]) do
   local v = redis.call('HMGET', key, 'e', 'i', 'c', 'n')
   local expiry, importance, created = tonumber(v[1]), tonumber(v[2]), tonumber(v[3])
   if expiry and importance and created and v[4] then
-    if expiry > now then
+    if expiry > now and redis.call('EXISTS', bodyKey(eprefix, id)) == 1 then
       redis.call('ZADD', tier.i, expiry, id)
       redis.call('ZADD', tier.p, importance, id)
       -- An existing record keeps its access data; a restored one starts from the entry's creation.

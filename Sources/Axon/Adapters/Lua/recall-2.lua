@@ -2,15 +2,15 @@
 -- them here, and returns at most `limit` entries (RecallPlan and RecallRanking describe the rules; this is
 -- their twin). At most `budget` candidates are examined, with bulk lookups (one HMGET of the ranking hash,
 -- ZMSCORE for index filters) rather than calls per candidate; only the candidates that reach the top read
--- their fields and words (the phrase check). Index members whose entry is gone are removed on the way.
+-- their bodies (MGET), which start with the words of the phrase check. Index members whose entry is gone are removed on the way.
 -- KEYS[1] lexicographic index x, KEYS[2] ranking hash r.
--- ARGV[1] now ms, ARGV[2] entry key prefix, ARGV[3] budget, ARGV[4] limit, ARGV[5] 1 when the tier indexes
+-- ARGV[1] now ms, ARGV[2] entry hash prefix, ARGV[3] budget, ARGV[4] limit, ARGV[5] 1 when the tier indexes
 -- words, ARGV[6] 1 with an importance range, ARGV[7] its lower and ARGV[8] upper bound (inclusive),
 -- ARGV[9] 1 with a created range, ARGV[10] created at or after ms, ARGV[11] created before ms,
 -- ARGV[12] the query's words joined by spaces (the phrase), then counted lists, each a count followed by its
 -- items: all-of tags (hex), any-of tags (hex), user (0 or 1: hex, value), session (0 or 1: hex, value),
 -- metadata (pairs: key, value), distinct query words.
--- Returns {candidates, examined, id, {record, d, m, v}, id, {record, d, m, v}, ...} (EntryCodec.entry).
+-- Returns {candidates, examined, id, record, body, id, record, body, ...} (EntryCodec.entry).
 --@include helpers
 local x, eprefix = KEYS[1], ARGV[2]
 local now, budget, limit = number(ARGV[1], 'now'), number(ARGV[3], 'budget'), number(ARGV[4], 'limit')
@@ -131,7 +131,7 @@ for k, id in ipairs(ids) do
     -- `order`: the id's place in the index (one source: index order, so ids compare as numbers).
     -- A candidate is an array (cheaper to make and read than named fields), with every slot it gets later
     -- there from the start: [1] id, [2] importance, [3] created ms, [4] place in the index, [5] rank, [6] whether
-    -- it has every query word (phrase not yet checked), [7] its id as numbers (0: not computed yet), [8] its fields,
+    -- it has every query word (phrase not yet checked), [7] its id as numbers (0: not computed yet), [8] its body,
     -- [9] its record.
     if expiry > now then list[#list + 1] = {id, importance, created, descending and -k or k, 0, false, 0, false, data} end
   end
@@ -227,11 +227,12 @@ local function idKey(candidate)
   end
   return key
 end
+local byImportance, oneSource = q > 0, #chosen == 1
 local function better(a, b)
   if a[5] ~= b[5] then return a[5] > b[5] end
-  if q > 0 and a[2] ~= b[2] then return a[2] > b[2] end
+  if byImportance and a[2] ~= b[2] then return a[2] > b[2] end
   if a[3] ~= b[3] then return a[3] > b[3] end
-  if #chosen == 1 then return a[4] > b[4] end
+  if oneSource then return a[4] > b[4] end
   local ka, kb = idKey(a), idKey(b)
   if ka and kb then
     if ka[1] ~= kb[1] then return ka[1] > kb[1] end
@@ -262,41 +263,53 @@ local function up(k)
 end
 for k = math.floor(#heap / 2), 1, -1 do down(k) end
 
--- The best `limit`: each read once (its fields and, when it still needs the phrase check, its words).
+-- The best `limit`, in rank order: each round pops as many as are still wanted and reads their bodies with one MGET
+-- per 1,000 (a body is read once). A candidate that fails the phrase check drops to its share of words and goes back
+-- with the rest of its round (their bodies kept), so the order stays exact.
 local textPhrase, tagPhrase = ' ' .. phrase .. ' ', '\n ' .. phrase .. ' \n'
-local out = {total, examined}
-local returned = 0
-while returned < limit and #heap > 0 do
+local bprefix = string.sub(eprefix, 1, -3) .. 'b:'
+local function pop()
   local top = heap[1]
   heap[1] = heap[#heap]
   heap[#heap] = nil
   if #heap > 0 then down(1) end
-  local v = top[8]
-  if not v then
-    if top[6] then
-      v = redis.call('HMGET', eprefix .. top[1], 'd', 'm', 'v', 'w', 'g')
-    else
-      v = redis.call('HMGET', eprefix .. top[1], 'd', 'm', 'v')
-    end
+  return top
+end
+local out = {total, examined}
+local returned = 0
+while returned < limit and #heap > 0 do
+  local round, unread = {}, {}
+  while #round < limit - returned and #heap > 0 do
+    local top = pop()
+    round[#round + 1] = top
+    if not top[8] then unread[#unread + 1] = top end
   end
-  top[8] = v
-  if top[6] then
-    top[6] = false
-    if not (string.find(v[4] or '', textPhrase, 1, true) or string.find(v[5] or '', tagPhrase, 1, true)) then
+  for first = 1, #unread, 1000 do
+    local names = {}
+    for k = first, math.min(first + 999, #unread) do names[#names + 1] = bprefix .. unread[k][1] end
+    local bodies = redis.call('MGET', unpack(names))
+    for k = 1, #bodies do unread[first + k - 1][8] = bodies[k] end
+  end
+  for k, top in ipairs(round) do
+    local body = top[8]
+    if not body then
+      -- The body is gone (evicted): its ranking data and the members that led here go too (a sweep removes the rest).
+      redis.call('HDEL', KEYS[2], top[1])
+      for _, source in ipairs(chosen) do redis.call('ZREM', x, source .. '\0' .. top[1]) end
+    elseif top[6] and not hasPhrase(body, textPhrase, tagPhrase) then
+      top[6] = false
       top[5] = q
-      heap[#heap + 1] = top
-      up(#heap)
-      v = nil
+      for j = k, #round do
+        heap[#heap + 1] = round[j]
+        up(#heap)
+      end
+      break
+    else
+      out[#out + 1] = top[1]
+      out[#out + 1] = top[9]
+      out[#out + 1] = body
+      returned = returned + 1
     end
-  end
-  if v and v[1] then
-    out[#out + 1] = top[1]
-    out[#out + 1] = {top[9], v[1], v[2], v[3]}
-    returned = returned + 1
-  elseif v then
-    -- The entry hash is gone (evicted): its ranking data and the members that led here go too.
-    redis.call('HDEL', KEYS[2], top[1])
-    for _, source in ipairs(chosen) do redis.call('ZREM', x, source .. '\0' .. top[1]) end
   end
 end
 return out

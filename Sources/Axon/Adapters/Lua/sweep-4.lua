@@ -46,8 +46,13 @@ if pruned < batch then
     cursor = reply[1] == '0' and 'p0' or 'i' .. reply[1]
     local items = reply[2]
     for k = 1, #items, 2 do
-      if redis.call('EXISTS', eprefix .. items[k]) == 0 then
+      local present = redis.call('EXISTS', eprefix .. items[k], bodyKey(eprefix, items[k]))
+      if present == 0 then
         forgetGone(items[k])
+        strays = strays + 1
+      elseif present == 1 then
+        -- Its hash or its body is gone (evicted): what remains goes.
+        drop(items[k], eprefix, tier)
         strays = strays + 1
       end
     end
