@@ -37,24 +37,23 @@ import Testing
         #expect(decoded == original)
     }
 
-    /// A body whose parts have these lengths (4 bytes each, `absent` for nil) and bytes.
+    /// A body of these parts (decimal length, `:`, bytes; `-:` for nil).
     static func body(_ parts: [[UInt8]?]) -> [UInt8] {
-        parts.flatMap { part -> [UInt8] in
-            let length = part.map { UInt32($0.count) } ?? EntryCodec.absent
-            return (0..<4).reversed().map { UInt8(truncatingIfNeeded: length >> ($0 * 8)) } + (part ?? [])
-        }
+        parts.flatMap { part in part.map { Array("\($0.count):".utf8) + $0 } ?? Array("-:".utf8) }
     }
 
     @Test func malformedBodiesAreErrors() throws {
         let good = EntryCodec.body(of: Self.entry(), profile: RecallRanking.Profile(Self.entry()))
         let words: [[UInt8]?] = [Array(" a ".utf8), Array("\n".utf8)]
-        let count: (UInt32) -> [UInt8] = { n in (0..<4).reversed().map { UInt8(truncatingIfNeeded: n >> ($0 * 8)) } }
+        let count: (Int) -> [UInt8] = { Array("\($0):".utf8) }
         let bodies: [[UInt8]] = [
             [], [0, 0, 0], Array(good.dropLast()), good + [0],
-            [0x7f, 0xff, 0xff, 0xff] + good.dropFirst(4),  // a length past the end
+            Array("99999:".utf8) + good.drop { $0 != UInt8(ascii: ":") }.dropFirst(),  // a length past the end
+            Array("12345678901:".utf8) + good,  // too many digits
+            Array("3x".utf8) + good,  // not a length
             Self.body(words + [nil]),  // no text
             Self.body(words + [[0xff], nil, nil]) + count(0) + Self.body([nil, nil]),  // text not UTF-8
-            Self.body(words + [Array("t".utf8), nil, nil]) + count(UInt32.max),  // four billion tags in no bytes
+            Self.body(words + [Array("t".utf8), nil, nil]) + count(4_000_000_000),  // four billion tags in no bytes
             Self.body(words + [Array("t".utf8), nil, nil]) + count(1) + Self.body([nil, nil, nil]),  // an absent tag
             Self.body(words + [Array("t".utf8), nil, nil]) + count(0) + Self.body([nil]),  // no value part
         ]

@@ -78,14 +78,16 @@ struct HardeningTests {
         let keys: [any RedisArgument] = [prefix + "e:id", prefix + "i", prefix + "p", prefix + "r", prefix + "x"]
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let entry = MemoryEntry(id: "id", text: "text", tier: .session, importance: 0.5, tags: [], createdAt: Date(), expiresAt: Date(), lastAccessedAt: Date())
-        let body = EntryCodec.body(of: entry, profile: RecallRanking.Profile(entry))
+        let goodBody = EntryCodec.body(of: entry, profile: RecallRanking.Profile(entry))
         func arguments(
-            importance: String = "0.5", expiry: Int64? = nil, cap: String = "0", count: String = "0", extra: [String] = []
+            importance: String = "0.5", expiry: Int64? = nil, cap: String = "0", count: String = "0", body: [UInt8]? = nil,
+            extra: [String] = []
         ) -> [any RedisArgument] {
-            ["id", now, expiry ?? now + 60_000, cap, prefix + "e:", importance, 600_000, 16, "a", now, now, count, body] + extra
+            ["id", now, expiry ?? now + 60_000, cap, prefix + "e:", importance, 600_000, 16, "a", now, now, count, body ?? goodBody] + extra
         }
         for bad in [arguments(importance: "nan"), arguments(importance: "2"), arguments(importance: "x"), arguments(expiry: now - 1),
-                    arguments(cap: "-1"), arguments(count: "many"), arguments(extra: ["dangling"]), Array(arguments().dropLast())] {
+                    arguments(cap: "-1"), arguments(count: "many"), arguments(body: Array("garbage".utf8)), arguments(body: Array("5:a:".utf8)),
+                    arguments(extra: ["dangling"]), Array(arguments().dropLast())] {
             await #expect(throws: RedisError.self) { _ = try await MemoryScripts.store.run(on: connection, keys: keys, arguments: bad) }
         }
         #expect(try await connection.send("KEYS", prefix + "*").array().isEmpty)

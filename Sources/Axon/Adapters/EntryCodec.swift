@@ -8,10 +8,11 @@ import Hiredis
 /// `e` expiry, `i` importance, `c` created ms for sweeps and rebuilds, plus `hashFields(of:profile:indexesWords:)`).
 /// The id and tier are in the keys. Numbers read back exactly.
 enum EntryCodec {
-    /// The entry's body: the text window's words (` a b c `) and each tag's words (`\n a b \n c \n`), which the
-    /// recall script's phrase check reads, each as a 4-byte big-endian length and the bytes; then text, user and session
-    /// (length, or `absent`, and UTF-8), the tag count and each tag, metadata (JSON) and the structured value (length,
-    /// or `absent`, and bytes).
+    /// The entry's body, a sequence of parts, each its length in decimal digits, `:` and its bytes (an absent part is
+    /// `-:`): the text window's words (` a b c `) and each tag's words (`\n a b \n c \n`), which the recall script's phrase
+    /// check reads; then text, user and session (UTF-8), the tag count (`<n>:`) and each tag, metadata (JSON) and the
+    /// structured value. The framing has no NUL byte, so a body without one in its data can travel as a C string (the
+    /// bench hands store commands to redis-benchmark).
     static func body(of entry: MemoryEntry, profile: RecallRanking.Profile) -> [UInt8] {
         let words = " " + profile.text.joined(separator: " ") + " "
         let tagWords = "\n" + profile.tags.map { " " + $0.joined(separator: " ") + " \n" }.joined()
@@ -20,15 +21,13 @@ enum EntryCodec {
         out.reserveCapacity(
             words.utf8.count + tagWords.utf8.count + entry.text.utf8.count + (metadata?.count ?? 0) + (entry.value?.count ?? 0) + 64
                 + entry.tags.reduce(0) { $0 + $1.utf8.count + 4 })
-        func append(_ length: UInt32) {
-            out.append(UInt8(truncatingIfNeeded: length >> 24))
-            out.append(UInt8(truncatingIfNeeded: length >> 16))
-            out.append(UInt8(truncatingIfNeeded: length >> 8))
-            out.append(UInt8(truncatingIfNeeded: length))
+        func append(_ length: Int) {
+            out.append(contentsOf: String(length).utf8)
+            out.append(UInt8(ascii: ":"))
         }
         func append<Bytes: Collection<UInt8>>(_ bytes: Bytes?) {
-            guard let bytes else { return append(absent) }
-            append(UInt32(clamping: bytes.count))
+            guard let bytes else { return out.append(contentsOf: "-:".utf8) }
+            append(bytes.count)
             out.append(contentsOf: bytes)
         }
         append(words.utf8)
@@ -36,15 +35,12 @@ enum EntryCodec {
         append(entry.text.utf8)
         append(entry.userID?.utf8)
         append(entry.sessionID?.utf8)
-        append(UInt32(clamping: entry.tags.count))
+        append(entry.tags.count)
         for tag in entry.tags { append(tag.utf8) }
         append(metadata)
         append(entry.value)
         return out
     }
-
-    /// The length that marks an absent part of a body.
-    static let absent = UInt32.max
 
     /// Hash fields beside `n`, `e`, `i` and `c` (which the store script writes from its arguments): `m` the metadata
     /// (JSON) for recall's metadata filter, and in a tier without a word index `w` and `g`, the words that recall then
@@ -133,7 +129,7 @@ enum EntryCodec {
                 var reader = Reader(bytes: buffer)
                 var user: String?, session: String?, metadata: Data?, value: Data?
                 guard reader.skip(), reader.skip(), let text = reader.text(), reader.optionalText(&user), reader.optionalText(&session),
-                      let count = reader.length(), Int(count) <= reader.remaining / 4 else { return nil }
+                      let count = reader.length(), count >= 0, count <= reader.remaining / 2 else { return nil }
                 var tags: [String] = []
                 tags.reserveCapacity(Int(count))
                 for _ in 0..<count {
@@ -163,41 +159,55 @@ enum EntryCodec {
 
         var remaining: Int { bytes.count - position }
 
-        mutating func length() -> UInt32? {
-            guard remaining >= 4 else { return nil }
-            defer { position += 4 }
-            return UInt32(bytes[position]) << 24 | UInt32(bytes[position + 1]) << 16 | UInt32(bytes[position + 2]) << 8
-                | UInt32(bytes[position + 3])
+        /// A part's length, -1 for an absent part, `nil` when malformed (at most 10 digits, then `:`).
+        mutating func length() -> Int? {
+            var value = 0, digits = 0
+            while position < bytes.count, digits <= 10 {
+                let byte = bytes[position]
+                position += 1
+                switch byte {
+                case UInt8(ascii: ":"): return digits > 0 ? value : nil
+                case UInt8(ascii: "-") where digits == 0:
+                    guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { return nil }
+                    position += 1
+                    return -1
+                case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    value = value * 10 + Int(byte - UInt8(ascii: "0"))
+                    digits += 1
+                default: return nil
+                }
+            }
+            return nil
         }
 
         /// Steps over one part that must be present; `false` when malformed.
         mutating func skip() -> Bool {
-            guard let count = length(), count != EntryCodec.absent, remaining >= Int(count) else { return false }
-            position += Int(count)
+            guard let count = length(), count >= 0, remaining >= count else { return false }
+            position += count
             return true
         }
 
         /// Bytes that may be absent; `false` when malformed.
         mutating func optionalData(_ out: inout Data?) -> Bool {
             guard let count = length() else { return false }
-            if count == EntryCodec.absent { return true }
-            guard remaining >= Int(count) else { return false }
-            out = Data(bytes[position..<position + Int(count)])
-            position += Int(count)
+            if count < 0 { return true }
+            guard remaining >= count else { return false }
+            out = Data(bytes[position..<position + count])
+            position += count
             return true
         }
 
         /// A text; `nil` when malformed or marked absent.
         mutating func text() -> String? {
-            guard let count = length(), count != EntryCodec.absent else { return nil }
-            return text(count: Int(count))
+            guard let count = length(), count >= 0 else { return nil }
+            return text(count: count)
         }
 
         /// A text that may be absent; `false` when malformed.
         mutating func optionalText(_ out: inout String?) -> Bool {
             guard let count = length() else { return false }
-            if count == EntryCodec.absent { return true }
-            out = text(count: Int(count))
+            if count < 0 { return true }
+            out = text(count: count)
             return out != nil
         }
 

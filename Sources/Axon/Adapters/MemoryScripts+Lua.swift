@@ -81,13 +81,23 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
--- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+-- The text's words and the tags' words at the start of body `body`: two parts, each a decimal length, `:` and the
+-- bytes (EntryCodec.body); nil when the body does not start so.
+local function bodyWords(body)
+  local colon = string.find(body, ':', 1, true)
+  local w = colon and tonumber(string.sub(body, 1, colon - 1))
+  if not w then return nil end
+  local from = colon + w + 1
+  local second = string.find(body, ':', from, true)
+  local g = second and tonumber(string.sub(body, from, second - 1))
+  if not g or second + g > #body then return nil end
+  return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
+end
+
+-- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
 local function hasPhrase(body, text, tag)
-  local w = struct.unpack('>I4', body)
-  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
-  local g = struct.unpack('>I4', body, 5 + w)
-  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
+  local words, tagWords = bodyWords(body)
+  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
 end
 
 -- An entry's record for the ranking hash.
@@ -218,13 +228,23 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
--- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+-- The text's words and the tags' words at the start of body `body`: two parts, each a decimal length, `:` and the
+-- bytes (EntryCodec.body); nil when the body does not start so.
+local function bodyWords(body)
+  local colon = string.find(body, ':', 1, true)
+  local w = colon and tonumber(string.sub(body, 1, colon - 1))
+  if not w then return nil end
+  local from = colon + w + 1
+  local second = string.find(body, ':', from, true)
+  local g = second and tonumber(string.sub(body, from, second - 1))
+  if not g or second + g > #body then return nil end
+  return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
+end
+
+-- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
 local function hasPhrase(body, text, tag)
-  local w = struct.unpack('>I4', body)
-  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
-  local g = struct.unpack('>I4', body, 5 + w)
-  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
+  local words, tagWords = bodyWords(body)
+  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
 end
 
 -- An entry's record for the ranking hash.
@@ -356,13 +376,23 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
--- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+-- The text's words and the tags' words at the start of body `body`: two parts, each a decimal length, `:` and the
+-- bytes (EntryCodec.body); nil when the body does not start so.
+local function bodyWords(body)
+  local colon = string.find(body, ':', 1, true)
+  local w = colon and tonumber(string.sub(body, 1, colon - 1))
+  if not w then return nil end
+  local from = colon + w + 1
+  local second = string.find(body, ':', from, true)
+  local g = second and tonumber(string.sub(body, from, second - 1))
+  if not g or second + g > #body then return nil end
+  return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
+end
+
+-- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
 local function hasPhrase(body, text, tag)
-  local w = struct.unpack('>I4', body)
-  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
-  local g = struct.unpack('>I4', body, 5 + w)
-  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
+  local words, tagWords = bodyWords(body)
+  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
 end
 
 -- An entry's record for the ranking hash.
@@ -513,13 +543,23 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
--- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+-- The text's words and the tags' words at the start of body `body`: two parts, each a decimal length, `:` and the
+-- bytes (EntryCodec.body); nil when the body does not start so.
+local function bodyWords(body)
+  local colon = string.find(body, ':', 1, true)
+  local w = colon and tonumber(string.sub(body, 1, colon - 1))
+  if not w then return nil end
+  local from = colon + w + 1
+  local second = string.find(body, ':', from, true)
+  local g = second and tonumber(string.sub(body, from, second - 1))
+  if not g or second + g > #body then return nil end
+  return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
+end
+
+-- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
 local function hasPhrase(body, text, tag)
-  local w = struct.unpack('>I4', body)
-  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
-  local g = struct.unpack('>I4', body, 5 + w)
-  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
+  local words, tagWords = bodyWords(body)
+  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
 end
 
 -- An entry's record for the ranking hash.
@@ -658,13 +698,23 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
--- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+-- The text's words and the tags' words at the start of body `body`: two parts, each a decimal length, `:` and the
+-- bytes (EntryCodec.body); nil when the body does not start so.
+local function bodyWords(body)
+  local colon = string.find(body, ':', 1, true)
+  local w = colon and tonumber(string.sub(body, 1, colon - 1))
+  if not w then return nil end
+  local from = colon + w + 1
+  local second = string.find(body, ':', from, true)
+  local g = second and tonumber(string.sub(body, from, second - 1))
+  if not g or second + g > #body then return nil end
+  return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
+end
+
+-- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
 local function hasPhrase(body, text, tag)
-  local w = struct.unpack('>I4', body)
-  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
-  local g = struct.unpack('>I4', body, 5 + w)
-  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
+  local words, tagWords = bodyWords(body)
+  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
 end
 
 -- An entry's record for the ranking hash.
@@ -826,13 +876,23 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
--- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+-- The text's words and the tags' words at the start of body `body`: two parts, each a decimal length, `:` and the
+-- bytes (EntryCodec.body); nil when the body does not start so.
+local function bodyWords(body)
+  local colon = string.find(body, ':', 1, true)
+  local w = colon and tonumber(string.sub(body, 1, colon - 1))
+  if not w then return nil end
+  local from = colon + w + 1
+  local second = string.find(body, ':', from, true)
+  local g = second and tonumber(string.sub(body, from, second - 1))
+  if not g or second + g > #body then return nil end
+  return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
+end
+
+-- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
 local function hasPhrase(body, text, tag)
-  local w = struct.unpack('>I4', body)
-  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
-  local g = struct.unpack('>I4', body, 5 + w)
-  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
+  local words, tagWords = bodyWords(body)
+  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
 end
 
 -- An entry's record for the ranking hash.
@@ -1259,13 +1319,23 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
--- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+-- The text's words and the tags' words at the start of body `body`: two parts, each a decimal length, `:` and the
+-- bytes (EntryCodec.body); nil when the body does not start so.
+local function bodyWords(body)
+  local colon = string.find(body, ':', 1, true)
+  local w = colon and tonumber(string.sub(body, 1, colon - 1))
+  if not w then return nil end
+  local from = colon + w + 1
+  local second = string.find(body, ':', from, true)
+  local g = second and tonumber(string.sub(body, from, second - 1))
+  if not g or second + g > #body then return nil end
+  return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
+end
+
+-- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
 local function hasPhrase(body, text, tag)
-  local w = struct.unpack('>I4', body)
-  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
-  local g = struct.unpack('>I4', body, 5 + w)
-  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
+  local words, tagWords = bodyWords(body)
+  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
 end
 
 -- An entry's record for the ranking hash.
@@ -1313,7 +1383,7 @@ if id == '' or string.find(id, '\0', 1, true) then return redis.error_reply('ERR
 if importance < 0 or importance > 1 then return redis.error_reply('ERR axon store: importance must be in 0...1') end
 if cap < 0 or grace < 0 or budget < 0 then return redis.error_reply('ERR axon store: cap, grace and budget must not be negative') end
 if expiry <= now then return redis.error_reply('ERR axon store: the entry expires before it is stored') end
-if #ARGV[13] < 8 then return redis.error_reply('ERR axon store: the body is malformed') end
+if not bodyWords(ARGV[13]) then return redis.error_reply('ERR axon store: the body does not start with its words') end
 
 local tier = {i = KEYS[2], p = KEYS[3], r = KEYS[4], x = KEYS[5]}
 prune(tier, eprefix, now, budget)
@@ -1446,13 +1516,23 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
--- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+-- The text's words and the tags' words at the start of body `body`: two parts, each a decimal length, `:` and the
+-- bytes (EntryCodec.body); nil when the body does not start so.
+local function bodyWords(body)
+  local colon = string.find(body, ':', 1, true)
+  local w = colon and tonumber(string.sub(body, 1, colon - 1))
+  if not w then return nil end
+  local from = colon + w + 1
+  local second = string.find(body, ':', from, true)
+  local g = second and tonumber(string.sub(body, from, second - 1))
+  if not g or second + g > #body then return nil end
+  return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
+end
+
+-- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
 local function hasPhrase(body, text, tag)
-  local w = struct.unpack('>I4', body)
-  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
-  local g = struct.unpack('>I4', body, 5 + w)
-  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
+  local words, tagWords = bodyWords(body)
+  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
 end
 
 -- An entry's record for the ranking hash.

@@ -72,13 +72,23 @@ local function prune(tier, eprefix, now, max)
   return #dead
 end
 
--- Whether body `body` has the phrase (`text` in its text's words, or `tag` in its tags' words): the body starts with
--- the length of the text's words (4 bytes), those words, the length of the tags' words and those words.
+-- The text's words and the tags' words at the start of body `body`: two parts, each a decimal length, `:` and the
+-- bytes (EntryCodec.body); nil when the body does not start so.
+local function bodyWords(body)
+  local colon = string.find(body, ':', 1, true)
+  local w = colon and tonumber(string.sub(body, 1, colon - 1))
+  if not w then return nil end
+  local from = colon + w + 1
+  local second = string.find(body, ':', from, true)
+  local g = second and tonumber(string.sub(body, from, second - 1))
+  if not g or second + g > #body then return nil end
+  return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
+end
+
+-- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
 local function hasPhrase(body, text, tag)
-  local w = struct.unpack('>I4', body)
-  if string.find(string.sub(body, 5, 4 + w), text, 1, true) then return true end
-  local g = struct.unpack('>I4', body, 5 + w)
-  return string.find(string.sub(body, 9 + w, 8 + w + g), tag, 1, true) ~= nil
+  local words, tagWords = bodyWords(body)
+  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
 end
 
 -- An entry's record for the ranking hash.

@@ -19,7 +19,7 @@ if id == '' or string.find(id, '\0', 1, true) then return redis.error_reply('ERR
 if importance < 0 or importance > 1 then return redis.error_reply('ERR axon store: importance must be in 0...1') end
 if cap < 0 or grace < 0 or budget < 0 then return redis.error_reply('ERR axon store: cap, grace and budget must not be negative') end
 if expiry <= now then return redis.error_reply('ERR axon store: the entry expires before it is stored') end
-if #ARGV[13] < 8 then return redis.error_reply('ERR axon store: the body is malformed') end
+if not bodyWords(ARGV[13]) then return redis.error_reply('ERR axon store: the body does not start with its words') end
 
 local tier = {i = KEYS[2], p = KEYS[3], r = KEYS[4], x = KEYS[5]}
 prune(tier, eprefix, now, budget)
