@@ -37,7 +37,7 @@ struct LuaScriptTests {
     @Test func readsReturnWhatTheCodecDecodes() {
         // EntryCodec.entry decodes a record and a body: get returns {record, body}, recall and page id, record, body, ...
         #expect(MemoryScripts.getSource.contains("return {record, body}"))
-        #expect(MemoryScripts.recallSource.contains("out[#out + 1] = top[1]\n      out[#out + 1] = top[9]\n      out[#out + 1] = body"))
+        #expect(MemoryScripts.recallSource.contains("out[#out + 1] = top[1]\n        out[#out + 1] = top[9]\n        out[#out + 1] = body"))
         #expect(MemoryScripts.pageSource.contains("out[#out + 1] = items[k]\n      out[#out + 1] = record\n      out[#out + 1] = body"))
     }
 

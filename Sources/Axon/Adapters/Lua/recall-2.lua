@@ -263,9 +263,10 @@ local function up(k)
 end
 for k = math.floor(#heap / 2), 1, -1 do down(k) end
 
--- The best `limit`, in rank order: each round pops as many as are still wanted and reads their bodies with one MGET
--- per 1,000 (a body is read once). A candidate that fails the phrase check drops to its share of words and goes back
--- with the rest of its round (their bodies kept), so the order stays exact.
+-- The best `limit`, in rank order: each round pops as many as are still wanted and reads the bodies it has not read
+-- with one MGET per 1,000. A candidate that fails the phrase check drops to its share of words; from the first such
+-- candidate on, the round's candidates (their phrase checks done, bodies kept) go back to the heap instead of out, so
+-- the order stays exact, and each candidate is read and checked once.
 local textPhrase, tagPhrase = ' ' .. phrase .. ' ', '\n ' .. phrase .. ' \n'
 local bprefix = string.sub(eprefix, 1, -3) .. 'b:'
 local function pop()
@@ -290,25 +291,30 @@ while returned < limit and #heap > 0 do
     local bodies = redis.call('MGET', unpack(names))
     for k = 1, #bodies do unread[first + k - 1][8] = bodies[k] end
   end
-  for k, top in ipairs(round) do
+  local back = false
+  for _, top in ipairs(round) do
     local body = top[8]
     if not body then
       -- The body is gone (evicted): its ranking data and the members that led here go too (a sweep removes the rest).
       redis.call('HDEL', KEYS[2], top[1])
       for _, source in ipairs(chosen) do redis.call('ZREM', x, source .. '\0' .. top[1]) end
-    elseif top[6] and not hasPhrase(body, textPhrase, tagPhrase) then
-      top[6] = false
-      top[5] = q
-      for j = k, #round do
-        heap[#heap + 1] = round[j]
-        up(#heap)
-      end
-      break
     else
-      out[#out + 1] = top[1]
-      out[#out + 1] = top[9]
-      out[#out + 1] = body
-      returned = returned + 1
+      if top[6] then
+        top[6] = false
+        if not hasPhrase(body, textPhrase, tagPhrase) then
+          top[5] = q
+          back = true
+        end
+      end
+      if back then
+        heap[#heap + 1] = top
+        up(#heap)
+      else
+        out[#out + 1] = top[1]
+        out[#out + 1] = top[9]
+        out[#out + 1] = body
+        returned = returned + 1
+      end
     end
   end
 end
