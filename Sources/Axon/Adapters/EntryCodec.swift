@@ -77,10 +77,15 @@ enum EntryCodec {
         guard fields.count == 2 else {
             throw MemoryError(.storage, "entry \(id): Redis returned \(fields.count) values, expected 2 (record, body)")
         }
-        guard let record = try fields[0].optionalBytes(), let numbers = Record(record) else {
+        return try entry(id: id, tier: tier, record: fields[0], body: fields[1])
+    }
+
+    /// Decodes an entry from its record and body replies.
+    static func entry(id: String, tier: MemoryTier, record: RedisReply, body: RedisReply) throws -> MemoryEntry {
+        guard let record = try record.optionalBytes(), let numbers = Record(record) else {
             throw MemoryError(.storage, "entry \(id) in Redis has no valid record in the ranking hash")
         }
-        guard let bytes = try fields[1].optionalBytes() else { throw MemoryError(.storage, "entry \(id) in Redis has no body") }
+        guard let bytes = try body.optionalBytes() else { throw MemoryError(.storage, "entry \(id) in Redis has no body") }
         guard let body = Body(bytes) else { throw MemoryError(.storage, "entry \(id) in Redis has a malformed body") }
         var metadata: [String: String] = [:]
         if let json = body.metadata {

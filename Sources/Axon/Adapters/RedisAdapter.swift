@@ -241,7 +241,7 @@ public final class RedisAdapter: MemoryAdapter {
         entries.reserveCapacity(flat.count / 3)
         var index = flat.startIndex
         while index + 2 < flat.endIndex {
-            entries.append(try EntryCodec.entry(id: try flat[index].string(), tier: tier, fields: Array(flat[index + 1...index + 2])))
+            entries.append(try EntryCodec.entry(id: try flat[index].string(), tier: tier, record: flat[index + 1], body: flat[index + 2]))
             index += 3
         }
         return entries
