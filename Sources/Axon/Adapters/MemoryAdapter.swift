@@ -72,7 +72,7 @@ extension MemoryAdapter {
 public struct RebuildStep: Sendable, Hashable {
     /// Live entries put back in every index they belong to.
     public var restoredEntries: Int
-    /// Expired entries found and removed.
+    /// Entries found expired, or without their body (evicted), and removed.
     public var droppedEntries: Int
     /// Where the next step continues; `nil` when the pass is complete.
     public var next: String?

@@ -623,7 +623,7 @@ return out
 -- is gone, are dropped.
 -- KEYS[1] tier index i, KEYS[2] priority index p, KEYS[3] ranking hash r, KEYS[4] lexicographic index x.
 -- ARGV[1] now ms, ARGV[2] entry key prefix, ARGV[3] SCAN cursor, ARGV[4] SCAN count, ARGV[5] grace ms.
--- Returns {next cursor ("0": done), entries restored, expired entries dropped}.
+-- Returns {next cursor ("0": done), entries restored, entries dropped (expired or without a body)}.
 -- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
 --
 -- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its

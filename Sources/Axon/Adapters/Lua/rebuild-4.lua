@@ -4,7 +4,7 @@
 -- is gone, are dropped.
 -- KEYS[1] tier index i, KEYS[2] priority index p, KEYS[3] ranking hash r, KEYS[4] lexicographic index x.
 -- ARGV[1] now ms, ARGV[2] entry key prefix, ARGV[3] SCAN cursor, ARGV[4] SCAN count, ARGV[5] grace ms.
--- Returns {next cursor ("0": done), entries restored, expired entries dropped}.
+-- Returns {next cursor ("0": done), entries restored, entries dropped (expired or without a body)}.
 --@include helpers
 local now, count, grace = number(ARGV[1], 'now'), number(ARGV[4], 'count'), number(ARGV[5], 'grace')
 local tier, eprefix = {i = KEYS[1], p = KEYS[2], r = KEYS[3], x = KEYS[4]}, ARGV[2]
