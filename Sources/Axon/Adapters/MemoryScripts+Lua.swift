@@ -40,17 +40,35 @@ local function bodyKey(eprefix, id)
   return string.sub(eprefix, 1, -3) .. 'b:' .. id
 end
 
--- Removes entry `id`: its index members, its hash and body, its entries in the tier and priority indexes and ranking hash.
-local function drop(id, eprefix, tier)
-  local ekey = eprefix .. id
-  local list = members(id, redis.call('HGET', ekey, 'n'))
-  for first = 1, #list, 1000 do
-    redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
+-- Removes entries `ids`: their index members, hashes and bodies, and their entries in the tier and priority indexes
+-- and the ranking hash, with one call per key for all of them (and one read of each hash's `n`).
+local function dropAll(ids, eprefix, tier)
+  local members, keys = {}, {}
+  for _, id in ipairs(ids) do
+    local sources = redis.call('HGET', eprefix .. id, 'n')
+    if sources then
+      for source in string.gmatch(sources, '[^\n]+') do members[#members + 1] = source .. '\0' .. id end
+    end
+    keys[#keys + 1] = eprefix .. id
+    keys[#keys + 1] = bodyKey(eprefix, id)
   end
-  redis.call('DEL', ekey, bodyKey(eprefix, id))
-  redis.call('ZREM', tier.i, id)
-  redis.call('ZREM', tier.p, id)
-  redis.call('HDEL', tier.r, id)
+  for first = 1, #members, 1000 do
+    redis.call('ZREM', tier.x, unpack(members, first, math.min(first + 999, #members)))
+  end
+  for first = 1, #keys, 1000 do
+    redis.call('DEL', unpack(keys, first, math.min(first + 999, #keys)))
+  end
+  for first = 1, #ids, 1000 do
+    local last = math.min(first + 999, #ids)
+    redis.call('ZREM', tier.i, unpack(ids, first, last))
+    redis.call('ZREM', tier.p, unpack(ids, first, last))
+    redis.call('HDEL', tier.r, unpack(ids, first, last))
+  end
+end
+
+-- Removes entry `id` (`dropAll` of one).
+local function drop(id, eprefix, tier)
+  dropAll({id}, eprefix, tier)
 end
 
 -- The tier's index keys expire together, `grace` after their newest entry: `at` moves them later.
@@ -77,7 +95,7 @@ end
 local function prune(tier, eprefix, now, max)
   if max <= 0 then return 0 end
   local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
-  for _, id in ipairs(dead) do drop(id, eprefix, tier) end
+  if #dead > 0 then dropAll(dead, eprefix, tier) end
   return #dead
 end
 
@@ -138,11 +156,12 @@ end
 local now, batch = number(ARGV[1], 'now'), number(ARGV[3], 'batch')
 local tier = {i = KEYS[1], p = KEYS[2], r = KEYS[3], x = KEYS[4]}
 local items = redis.call('ZRANGE', tier.i, 0, batch - 1, 'WITHSCORES')
-local live = 0
+local live, ids = 0, {}
 for k = 1, #items, 2 do
   if tonumber(items[k + 1]) > now then live = live + 1 end
-  drop(items[k], ARGV[2], tier)
+  ids[#ids + 1] = items[k]
 end
+dropAll(ids, ARGV[2], tier)
 local remaining = redis.call('ZCARD', tier.i)
 if remaining == 0 then redis.call('DEL', tier.i, tier.p, tier.r, tier.x) end
 return {live, remaining}
@@ -187,17 +206,35 @@ local function bodyKey(eprefix, id)
   return string.sub(eprefix, 1, -3) .. 'b:' .. id
 end
 
--- Removes entry `id`: its index members, its hash and body, its entries in the tier and priority indexes and ranking hash.
-local function drop(id, eprefix, tier)
-  local ekey = eprefix .. id
-  local list = members(id, redis.call('HGET', ekey, 'n'))
-  for first = 1, #list, 1000 do
-    redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
+-- Removes entries `ids`: their index members, hashes and bodies, and their entries in the tier and priority indexes
+-- and the ranking hash, with one call per key for all of them (and one read of each hash's `n`).
+local function dropAll(ids, eprefix, tier)
+  local members, keys = {}, {}
+  for _, id in ipairs(ids) do
+    local sources = redis.call('HGET', eprefix .. id, 'n')
+    if sources then
+      for source in string.gmatch(sources, '[^\n]+') do members[#members + 1] = source .. '\0' .. id end
+    end
+    keys[#keys + 1] = eprefix .. id
+    keys[#keys + 1] = bodyKey(eprefix, id)
   end
-  redis.call('DEL', ekey, bodyKey(eprefix, id))
-  redis.call('ZREM', tier.i, id)
-  redis.call('ZREM', tier.p, id)
-  redis.call('HDEL', tier.r, id)
+  for first = 1, #members, 1000 do
+    redis.call('ZREM', tier.x, unpack(members, first, math.min(first + 999, #members)))
+  end
+  for first = 1, #keys, 1000 do
+    redis.call('DEL', unpack(keys, first, math.min(first + 999, #keys)))
+  end
+  for first = 1, #ids, 1000 do
+    local last = math.min(first + 999, #ids)
+    redis.call('ZREM', tier.i, unpack(ids, first, last))
+    redis.call('ZREM', tier.p, unpack(ids, first, last))
+    redis.call('HDEL', tier.r, unpack(ids, first, last))
+  end
+end
+
+-- Removes entry `id` (`dropAll` of one).
+local function drop(id, eprefix, tier)
+  dropAll({id}, eprefix, tier)
 end
 
 -- The tier's index keys expire together, `grace` after their newest entry: `at` moves them later.
@@ -224,7 +261,7 @@ end
 local function prune(tier, eprefix, now, max)
   if max <= 0 then return 0 end
   local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
-  for _, id in ipairs(dead) do drop(id, eprefix, tier) end
+  if #dead > 0 then dropAll(dead, eprefix, tier) end
   return #dead
 end
 
@@ -335,17 +372,35 @@ local function bodyKey(eprefix, id)
   return string.sub(eprefix, 1, -3) .. 'b:' .. id
 end
 
--- Removes entry `id`: its index members, its hash and body, its entries in the tier and priority indexes and ranking hash.
-local function drop(id, eprefix, tier)
-  local ekey = eprefix .. id
-  local list = members(id, redis.call('HGET', ekey, 'n'))
-  for first = 1, #list, 1000 do
-    redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
+-- Removes entries `ids`: their index members, hashes and bodies, and their entries in the tier and priority indexes
+-- and the ranking hash, with one call per key for all of them (and one read of each hash's `n`).
+local function dropAll(ids, eprefix, tier)
+  local members, keys = {}, {}
+  for _, id in ipairs(ids) do
+    local sources = redis.call('HGET', eprefix .. id, 'n')
+    if sources then
+      for source in string.gmatch(sources, '[^\n]+') do members[#members + 1] = source .. '\0' .. id end
+    end
+    keys[#keys + 1] = eprefix .. id
+    keys[#keys + 1] = bodyKey(eprefix, id)
   end
-  redis.call('DEL', ekey, bodyKey(eprefix, id))
-  redis.call('ZREM', tier.i, id)
-  redis.call('ZREM', tier.p, id)
-  redis.call('HDEL', tier.r, id)
+  for first = 1, #members, 1000 do
+    redis.call('ZREM', tier.x, unpack(members, first, math.min(first + 999, #members)))
+  end
+  for first = 1, #keys, 1000 do
+    redis.call('DEL', unpack(keys, first, math.min(first + 999, #keys)))
+  end
+  for first = 1, #ids, 1000 do
+    local last = math.min(first + 999, #ids)
+    redis.call('ZREM', tier.i, unpack(ids, first, last))
+    redis.call('ZREM', tier.p, unpack(ids, first, last))
+    redis.call('HDEL', tier.r, unpack(ids, first, last))
+  end
+end
+
+-- Removes entry `id` (`dropAll` of one).
+local function drop(id, eprefix, tier)
+  dropAll({id}, eprefix, tier)
 end
 
 -- The tier's index keys expire together, `grace` after their newest entry: `at` moves them later.
@@ -372,7 +427,7 @@ end
 local function prune(tier, eprefix, now, max)
   if max <= 0 then return 0 end
   local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
-  for _, id in ipairs(dead) do drop(id, eprefix, tier) end
+  if #dead > 0 then dropAll(dead, eprefix, tier) end
   return #dead
 end
 
@@ -502,17 +557,35 @@ local function bodyKey(eprefix, id)
   return string.sub(eprefix, 1, -3) .. 'b:' .. id
 end
 
--- Removes entry `id`: its index members, its hash and body, its entries in the tier and priority indexes and ranking hash.
-local function drop(id, eprefix, tier)
-  local ekey = eprefix .. id
-  local list = members(id, redis.call('HGET', ekey, 'n'))
-  for first = 1, #list, 1000 do
-    redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
+-- Removes entries `ids`: their index members, hashes and bodies, and their entries in the tier and priority indexes
+-- and the ranking hash, with one call per key for all of them (and one read of each hash's `n`).
+local function dropAll(ids, eprefix, tier)
+  local members, keys = {}, {}
+  for _, id in ipairs(ids) do
+    local sources = redis.call('HGET', eprefix .. id, 'n')
+    if sources then
+      for source in string.gmatch(sources, '[^\n]+') do members[#members + 1] = source .. '\0' .. id end
+    end
+    keys[#keys + 1] = eprefix .. id
+    keys[#keys + 1] = bodyKey(eprefix, id)
   end
-  redis.call('DEL', ekey, bodyKey(eprefix, id))
-  redis.call('ZREM', tier.i, id)
-  redis.call('ZREM', tier.p, id)
-  redis.call('HDEL', tier.r, id)
+  for first = 1, #members, 1000 do
+    redis.call('ZREM', tier.x, unpack(members, first, math.min(first + 999, #members)))
+  end
+  for first = 1, #keys, 1000 do
+    redis.call('DEL', unpack(keys, first, math.min(first + 999, #keys)))
+  end
+  for first = 1, #ids, 1000 do
+    local last = math.min(first + 999, #ids)
+    redis.call('ZREM', tier.i, unpack(ids, first, last))
+    redis.call('ZREM', tier.p, unpack(ids, first, last))
+    redis.call('HDEL', tier.r, unpack(ids, first, last))
+  end
+end
+
+-- Removes entry `id` (`dropAll` of one).
+local function drop(id, eprefix, tier)
+  dropAll({id}, eprefix, tier)
 end
 
 -- The tier's index keys expire together, `grace` after their newest entry: `at` moves them later.
@@ -539,7 +612,7 @@ end
 local function prune(tier, eprefix, now, max)
   if max <= 0 then return 0 end
   local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
-  for _, id in ipairs(dead) do drop(id, eprefix, tier) end
+  if #dead > 0 then dropAll(dead, eprefix, tier) end
   return #dead
 end
 
@@ -657,17 +730,35 @@ local function bodyKey(eprefix, id)
   return string.sub(eprefix, 1, -3) .. 'b:' .. id
 end
 
--- Removes entry `id`: its index members, its hash and body, its entries in the tier and priority indexes and ranking hash.
-local function drop(id, eprefix, tier)
-  local ekey = eprefix .. id
-  local list = members(id, redis.call('HGET', ekey, 'n'))
-  for first = 1, #list, 1000 do
-    redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
+-- Removes entries `ids`: their index members, hashes and bodies, and their entries in the tier and priority indexes
+-- and the ranking hash, with one call per key for all of them (and one read of each hash's `n`).
+local function dropAll(ids, eprefix, tier)
+  local members, keys = {}, {}
+  for _, id in ipairs(ids) do
+    local sources = redis.call('HGET', eprefix .. id, 'n')
+    if sources then
+      for source in string.gmatch(sources, '[^\n]+') do members[#members + 1] = source .. '\0' .. id end
+    end
+    keys[#keys + 1] = eprefix .. id
+    keys[#keys + 1] = bodyKey(eprefix, id)
   end
-  redis.call('DEL', ekey, bodyKey(eprefix, id))
-  redis.call('ZREM', tier.i, id)
-  redis.call('ZREM', tier.p, id)
-  redis.call('HDEL', tier.r, id)
+  for first = 1, #members, 1000 do
+    redis.call('ZREM', tier.x, unpack(members, first, math.min(first + 999, #members)))
+  end
+  for first = 1, #keys, 1000 do
+    redis.call('DEL', unpack(keys, first, math.min(first + 999, #keys)))
+  end
+  for first = 1, #ids, 1000 do
+    local last = math.min(first + 999, #ids)
+    redis.call('ZREM', tier.i, unpack(ids, first, last))
+    redis.call('ZREM', tier.p, unpack(ids, first, last))
+    redis.call('HDEL', tier.r, unpack(ids, first, last))
+  end
+end
+
+-- Removes entry `id` (`dropAll` of one).
+local function drop(id, eprefix, tier)
+  dropAll({id}, eprefix, tier)
 end
 
 -- The tier's index keys expire together, `grace` after their newest entry: `at` moves them later.
@@ -694,7 +785,7 @@ end
 local function prune(tier, eprefix, now, max)
   if max <= 0 then return 0 end
   local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
-  for _, id in ipairs(dead) do drop(id, eprefix, tier) end
+  if #dead > 0 then dropAll(dead, eprefix, tier) end
   return #dead
 end
 
@@ -835,17 +926,35 @@ local function bodyKey(eprefix, id)
   return string.sub(eprefix, 1, -3) .. 'b:' .. id
 end
 
--- Removes entry `id`: its index members, its hash and body, its entries in the tier and priority indexes and ranking hash.
-local function drop(id, eprefix, tier)
-  local ekey = eprefix .. id
-  local list = members(id, redis.call('HGET', ekey, 'n'))
-  for first = 1, #list, 1000 do
-    redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
+-- Removes entries `ids`: their index members, hashes and bodies, and their entries in the tier and priority indexes
+-- and the ranking hash, with one call per key for all of them (and one read of each hash's `n`).
+local function dropAll(ids, eprefix, tier)
+  local members, keys = {}, {}
+  for _, id in ipairs(ids) do
+    local sources = redis.call('HGET', eprefix .. id, 'n')
+    if sources then
+      for source in string.gmatch(sources, '[^\n]+') do members[#members + 1] = source .. '\0' .. id end
+    end
+    keys[#keys + 1] = eprefix .. id
+    keys[#keys + 1] = bodyKey(eprefix, id)
   end
-  redis.call('DEL', ekey, bodyKey(eprefix, id))
-  redis.call('ZREM', tier.i, id)
-  redis.call('ZREM', tier.p, id)
-  redis.call('HDEL', tier.r, id)
+  for first = 1, #members, 1000 do
+    redis.call('ZREM', tier.x, unpack(members, first, math.min(first + 999, #members)))
+  end
+  for first = 1, #keys, 1000 do
+    redis.call('DEL', unpack(keys, first, math.min(first + 999, #keys)))
+  end
+  for first = 1, #ids, 1000 do
+    local last = math.min(first + 999, #ids)
+    redis.call('ZREM', tier.i, unpack(ids, first, last))
+    redis.call('ZREM', tier.p, unpack(ids, first, last))
+    redis.call('HDEL', tier.r, unpack(ids, first, last))
+  end
+end
+
+-- Removes entry `id` (`dropAll` of one).
+local function drop(id, eprefix, tier)
+  dropAll({id}, eprefix, tier)
 end
 
 -- The tier's index keys expire together, `grace` after their newest entry: `at` moves them later.
@@ -872,7 +981,7 @@ end
 local function prune(tier, eprefix, now, max)
   if max <= 0 then return 0 end
   local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
-  for _, id in ipairs(dead) do drop(id, eprefix, tier) end
+  if #dead > 0 then dropAll(dead, eprefix, tier) end
   return #dead
 end
 
@@ -1284,17 +1393,35 @@ local function bodyKey(eprefix, id)
   return string.sub(eprefix, 1, -3) .. 'b:' .. id
 end
 
--- Removes entry `id`: its index members, its hash and body, its entries in the tier and priority indexes and ranking hash.
-local function drop(id, eprefix, tier)
-  local ekey = eprefix .. id
-  local list = members(id, redis.call('HGET', ekey, 'n'))
-  for first = 1, #list, 1000 do
-    redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
+-- Removes entries `ids`: their index members, hashes and bodies, and their entries in the tier and priority indexes
+-- and the ranking hash, with one call per key for all of them (and one read of each hash's `n`).
+local function dropAll(ids, eprefix, tier)
+  local members, keys = {}, {}
+  for _, id in ipairs(ids) do
+    local sources = redis.call('HGET', eprefix .. id, 'n')
+    if sources then
+      for source in string.gmatch(sources, '[^\n]+') do members[#members + 1] = source .. '\0' .. id end
+    end
+    keys[#keys + 1] = eprefix .. id
+    keys[#keys + 1] = bodyKey(eprefix, id)
   end
-  redis.call('DEL', ekey, bodyKey(eprefix, id))
-  redis.call('ZREM', tier.i, id)
-  redis.call('ZREM', tier.p, id)
-  redis.call('HDEL', tier.r, id)
+  for first = 1, #members, 1000 do
+    redis.call('ZREM', tier.x, unpack(members, first, math.min(first + 999, #members)))
+  end
+  for first = 1, #keys, 1000 do
+    redis.call('DEL', unpack(keys, first, math.min(first + 999, #keys)))
+  end
+  for first = 1, #ids, 1000 do
+    local last = math.min(first + 999, #ids)
+    redis.call('ZREM', tier.i, unpack(ids, first, last))
+    redis.call('ZREM', tier.p, unpack(ids, first, last))
+    redis.call('HDEL', tier.r, unpack(ids, first, last))
+  end
+end
+
+-- Removes entry `id` (`dropAll` of one).
+local function drop(id, eprefix, tier)
+  dropAll({id}, eprefix, tier)
 end
 
 -- The tier's index keys expire together, `grace` after their newest entry: `at` moves them later.
@@ -1321,7 +1448,7 @@ end
 local function prune(tier, eprefix, now, max)
   if max <= 0 then return 0 end
   local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
-  for _, id in ipairs(dead) do drop(id, eprefix, tier) end
+  if #dead > 0 then dropAll(dead, eprefix, tier) end
   return #dead
 end
 
@@ -1481,17 +1608,35 @@ local function bodyKey(eprefix, id)
   return string.sub(eprefix, 1, -3) .. 'b:' .. id
 end
 
--- Removes entry `id`: its index members, its hash and body, its entries in the tier and priority indexes and ranking hash.
-local function drop(id, eprefix, tier)
-  local ekey = eprefix .. id
-  local list = members(id, redis.call('HGET', ekey, 'n'))
-  for first = 1, #list, 1000 do
-    redis.call('ZREM', tier.x, unpack(list, first, math.min(first + 999, #list)))
+-- Removes entries `ids`: their index members, hashes and bodies, and their entries in the tier and priority indexes
+-- and the ranking hash, with one call per key for all of them (and one read of each hash's `n`).
+local function dropAll(ids, eprefix, tier)
+  local members, keys = {}, {}
+  for _, id in ipairs(ids) do
+    local sources = redis.call('HGET', eprefix .. id, 'n')
+    if sources then
+      for source in string.gmatch(sources, '[^\n]+') do members[#members + 1] = source .. '\0' .. id end
+    end
+    keys[#keys + 1] = eprefix .. id
+    keys[#keys + 1] = bodyKey(eprefix, id)
   end
-  redis.call('DEL', ekey, bodyKey(eprefix, id))
-  redis.call('ZREM', tier.i, id)
-  redis.call('ZREM', tier.p, id)
-  redis.call('HDEL', tier.r, id)
+  for first = 1, #members, 1000 do
+    redis.call('ZREM', tier.x, unpack(members, first, math.min(first + 999, #members)))
+  end
+  for first = 1, #keys, 1000 do
+    redis.call('DEL', unpack(keys, first, math.min(first + 999, #keys)))
+  end
+  for first = 1, #ids, 1000 do
+    local last = math.min(first + 999, #ids)
+    redis.call('ZREM', tier.i, unpack(ids, first, last))
+    redis.call('ZREM', tier.p, unpack(ids, first, last))
+    redis.call('HDEL', tier.r, unpack(ids, first, last))
+  end
+end
+
+-- Removes entry `id` (`dropAll` of one).
+local function drop(id, eprefix, tier)
+  dropAll({id}, eprefix, tier)
 end
 
 -- The tier's index keys expire together, `grace` after their newest entry: `at` moves them later.
@@ -1518,7 +1663,7 @@ end
 local function prune(tier, eprefix, now, max)
   if max <= 0 then return 0 end
   local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
-  for _, id in ipairs(dead) do drop(id, eprefix, tier) end
+  if #dead > 0 then dropAll(dead, eprefix, tier) end
   return #dead
 end
 
