@@ -130,7 +130,7 @@ enum MemoryWorkloads {
         return BaselineCommand(key: key, commands: [try await adapter.storeCommand(entry, policy: policy, now: now)])
     }
 
-    /// `storeBatch` of 100 entries per operation (one caller), against the C client writing the same 100 store
+    /// `storeBatch` of 100 entries per operation (one caller), against the C client writing the same batch store
     /// scripts in one pipeline (fresh ids per operation on both sides).
     static func batchRow(memory: MemorySystem, adapter: RedisAdapter, policy: TierPolicy) -> Workload {
         let inputs = (0..<100).map { MemorySystem.Input("batch entry \($0) from a worker", importance: 0.5, tier: .ephemeral, tags: ["bench"]) }
@@ -140,19 +140,18 @@ enum MemoryWorkloads {
             }
         }.comparedWith("memory.storeBatch.100") {
             let now = Date()
-            var commands: [RedisCommand] = []
-            for (index, input) in inputs.enumerated() {
-                let entry = MemoryEntry(
-                    id: BaselineCommand.uniqueMarker + "b\(index)", text: input.text, tier: .ephemeral, importance: 0.5, tags: ["bench"],
+            let entries = inputs.indices.map { index in
+                MemoryEntry(
+                    id: BaselineCommand.uniqueMarker + "b\(index)", text: inputs[index].text, tier: .ephemeral, importance: 0.5, tags: ["bench"],
                     createdAt: now, expiresAt: now + 60, lastAccessedAt: now)
-                commands.append(try await adapter.storeCommand(entry, policy: policy, now: now))
             }
+            let commands = try await adapter.storeAllCommands(entries, policies: entries.map { _ in policy }, now: now)
             return BaselineCommand(key: "memory.storeBatch.100", commands: commands, pipelined: true)
         }
     }
 
     /// `import` of a 1,000-line export per operation (one caller; the same ids each time, so every operation after
-    /// the first replaces them), against the C client writing the same 1,000 store scripts in one pipeline.
+    /// the first replaces them), against the C client writing the same batch store scripts in one pipeline.
     static func importRow(pool: RedisConnectionPool, run: String, session: SessionPolicy) -> Workload {
         let source = RedisAdapter(pool: pool, namespace: "bench-export-\(run)")
         let target = RedisAdapter(pool: pool, namespace: "bench-import-\(run)")
@@ -178,12 +177,13 @@ enum MemoryWorkloads {
             return measurement
         }.comparedWith("memory.import.1000") {
             let now = Date()
-            var commands: [RedisCommand] = []
+            var entries: [MemoryEntry] = []
             for line in try await export().split(separator: "\n") {
                 var entry = try MemoryEntryJSON.decoder.decode(MemoryEntry.self, from: Data(line.utf8))
                 entry.expiresAt = min(entry.expiresAt, now + 3600)
-                commands.append(try await target.storeCommand(entry, policy: session.tierPolicy, now: now))
+                entries.append(entry)
             }
+            let commands = try await target.storeAllCommands(entries, policies: entries.map { _ in session.tierPolicy }, now: now)
             return BaselineCommand(key: "memory.import.1000", commands: commands, pipelined: true)
         }
     }

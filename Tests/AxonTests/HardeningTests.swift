@@ -94,6 +94,42 @@ struct HardeningTests {
         await connection.close()
     }
 
+    @Test func theBatchStoreScriptChecksEveryEntryBeforeItsFirstWrite() async throws {
+        let connection = try await RedisConnection.connect(Backend.redisConfiguration)
+        let prefix = "axon:{ns.\(UUID().uuidString)}:session:v2:"
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let entry = MemoryEntry(id: "a", text: "text", tier: .session, importance: 0.5, tags: [], createdAt: Date(), expiresAt: Date(), lastAccessedAt: Date())
+        let body = EntryCodec.body(of: entry, profile: RecallRanking.Profile(entry))
+        func entryArguments(_ id: String, importance: String = "0.5", expiry: Int64? = nil, customBody: [UInt8]? = nil, pairs: String = "0") -> [any RedisArgument] {
+            [id, expiry ?? now + 60_000, importance, "a", now, now, 0, customBody ?? body, pairs]
+        }
+        func call(_ ids: [String], _ entries: [[any RedisArgument]], extraKey: Bool = false) -> (keys: [any RedisArgument], arguments: [any RedisArgument]) {
+            var keys: [any RedisArgument] = [prefix + "i", prefix + "p", prefix + "r", prefix + "x"]
+            for id in ids { keys += [prefix + "e:" + id, prefix + "b:" + id] as [any RedisArgument] }
+            if extraKey { keys.append(prefix + "e:extra") }
+            return (keys, [now, prefix + "e:", 600_000, 16, 0] + entries.flatMap { $0 })
+        }
+        let good = call(["a", "b"], [entryArguments("a"), entryArguments("b")])
+        let bad = [
+            call(["a", "a"], [entryArguments("a"), entryArguments("a")]),
+            call(["a", "b"], [entryArguments("a"), entryArguments("b", importance: "2")]),
+            call(["a", "b"], [entryArguments("a"), entryArguments("b", expiry: now - 1)]),
+            call(["a", "b"], [entryArguments("a"), entryArguments("b", customBody: Array("garbage".utf8))]),
+            call(["a", "b"], [entryArguments("a"), entryArguments("b", pairs: "1")]),
+            call(["a", "b"], [entryArguments("a"), entryArguments("b", pairs: "x")]),
+            call(["a", "b"], [entryArguments("a"), entryArguments("b")], extraKey: true),
+            call(["a", "b"], [entryArguments("a"), Array(entryArguments("b").dropLast())]),
+        ]
+        for (keys, arguments) in bad {
+            await #expect(throws: RedisError.self) { _ = try await MemoryScripts.storeMany.run(on: connection, keys: keys, arguments: arguments) }
+            #expect(try await connection.send("KEYS", prefix + "*").array().isEmpty)
+        }
+        #expect(try await MemoryScripts.storeMany.run(on: connection, keys: good.keys, arguments: good.arguments).array().isEmpty)
+        #expect(try await connection.send("ZCARD", prefix + "i").int() == 2)
+        _ = try await connection.send("DEL", prefix + "i", prefix + "p", prefix + "r", prefix + "x", prefix + "e:a", prefix + "b:a", prefix + "e:b", prefix + "b:b")
+        await connection.close()
+    }
+
     /// An adapter that fails its `failOn`-th store, to see what a failing import leaves.
     final class FailingAdapter: MemoryAdapter {
         let inner: any MemoryAdapter

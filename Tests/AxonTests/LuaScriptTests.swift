@@ -26,6 +26,7 @@ struct LuaScriptTests {
             "store-6.lua": MemoryScripts.storeSource, "get-6.lua": MemoryScripts.getSource, "forget-5.lua": MemoryScripts.forgetSource,
             "recall-2.lua": MemoryScripts.recallSource, "page-2.lua": MemoryScripts.pageSource, "clear-4.lua": MemoryScripts.clearSource,
             "sweep-4.lua": MemoryScripts.sweepSource, "rebuild-4.lua": MemoryScripts.rebuildSource,
+            "storeMany-4.lua": MemoryScripts.storeManySource,
         ]
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).filter { $0.hasSuffix(".lua") && $0.contains("-") }
         #expect(Set(files) == Set(embedded.keys))

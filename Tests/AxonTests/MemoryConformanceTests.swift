@@ -165,6 +165,41 @@ struct MemoryConformanceTests {
     }
 
     @Test(arguments: Backend.withCluster)
+    func storeAllInLongRunsMatchesStoringOneByOne(backend: Backend) async throws {
+        // 150 entries of one tier (several batch scripts), an id stored twice within them, a cap that evicts, unequal
+        // importance: the batch leaves what 150 single stores leave.
+        let now = Date()
+        let policy = TierPolicy(ttl: .seconds(600), maxEntries: 100)
+        var entries = (0..<150).map { index in
+            var entry = Self.entry(id: "id\(index)", tier: .session, tags: ["t\(index % 4)"], now: now, ttlMs: 600_000)
+            entry.importance = Double(index % 7) / 7
+            return entry
+        }
+        var again = entries[10]
+        again.text = "text id10, stored again"
+        again.importance = 1
+        entries.insert(again, at: 70)
+        let batched = try backend.adapter(namespace: "batch-\(UUID().uuidString)", store: InMemoryStore())
+        let single = try backend.adapter(namespace: "single-\(UUID().uuidString)", store: InMemoryStore())
+        let results = try await batched.storeAll(entries, policies: entries.map { _ in policy }, now: now)
+        var evictedOneByOne: Set<String> = []
+        for entry in entries { evictedOneByOne.formUnion(try await single.store(entry, policy: policy, now: now)) }
+        var evictedBatched: Set<String> = []
+        for result in results { evictedBatched.formUnion(try result.get()) }
+        #expect(evictedBatched == evictedOneByOne)
+        let query = RecallQuery(text: "", filter: .none, limit: 200, budget: 500)
+        let left = try await batched.recall(query, tier: .session, policy: policy, now: now).entries
+        let expected = try await single.recall(query, tier: .session, policy: policy, now: now).entries
+        #expect(left.count == 100)
+        #expect(left == expected)
+        #expect(left.first { $0.id == "id10" }?.text == "text id10, stored again")
+        _ = try await batched.clear(tier: .session, now: now)
+        _ = try await single.clear(tier: .session, now: now)
+        await batched.close()
+        await single.close()
+    }
+
+    @Test(arguments: Backend.withCluster)
     func invalidInputWritesNothing(backend: Backend) async throws {
         let memory = try backend.system()
         for (text, importance) in [("   ", 0.5), ("ok", Double.nan), ("ok", 1.5), ("ok", -0.1), ("ok", Double.infinity)] {

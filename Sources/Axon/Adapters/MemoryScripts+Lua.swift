@@ -91,6 +91,31 @@ local function refit(tier, grace)
   end
 end
 
+-- The tier's cap (0: none): while more than `cap` entries are live, removes the lowest priority one (stepping over
+-- at most `strays` dead ones on the way). `nowText` is `now` as the caller passed it. Returns the ids it evicted.
+local function applyCap(tier, eprefix, now, nowText, cap, strays, grace)
+  local evicted = {}
+  if cap <= 0 then return evicted end
+  local live = redis.call('ZCOUNT', tier.i, '(' .. nowText, '+inf')
+  while live > cap do
+    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
+    if not victim then break end
+    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
+    if at and at > now then
+      drop(victim, eprefix, tier)
+      evicted[#evicted + 1] = victim
+      live = live - 1
+    elseif strays > 0 then
+      strays = strays - 1
+      drop(victim, eprefix, tier)
+    else
+      break
+    end
+  end
+  if #evicted > 0 then refit(tier, grace) end
+  return evicted
+end
+
 -- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
 local function prune(tier, eprefix, now, max)
   if max <= 0 then return 0 end
@@ -257,6 +282,31 @@ local function refit(tier, grace)
   end
 end
 
+-- The tier's cap (0: none): while more than `cap` entries are live, removes the lowest priority one (stepping over
+-- at most `strays` dead ones on the way). `nowText` is `now` as the caller passed it. Returns the ids it evicted.
+local function applyCap(tier, eprefix, now, nowText, cap, strays, grace)
+  local evicted = {}
+  if cap <= 0 then return evicted end
+  local live = redis.call('ZCOUNT', tier.i, '(' .. nowText, '+inf')
+  while live > cap do
+    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
+    if not victim then break end
+    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
+    if at and at > now then
+      drop(victim, eprefix, tier)
+      evicted[#evicted + 1] = victim
+      live = live - 1
+    elseif strays > 0 then
+      strays = strays - 1
+      drop(victim, eprefix, tier)
+    else
+      break
+    end
+  end
+  if #evicted > 0 then refit(tier, grace) end
+  return evicted
+end
+
 -- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
 local function prune(tier, eprefix, now, max)
   if max <= 0 then return 0 end
@@ -421,6 +471,31 @@ local function refit(tier, grace)
   else
     redis.call('DEL', tier.i, tier.p, tier.r, tier.x)
   end
+end
+
+-- The tier's cap (0: none): while more than `cap` entries are live, removes the lowest priority one (stepping over
+-- at most `strays` dead ones on the way). `nowText` is `now` as the caller passed it. Returns the ids it evicted.
+local function applyCap(tier, eprefix, now, nowText, cap, strays, grace)
+  local evicted = {}
+  if cap <= 0 then return evicted end
+  local live = redis.call('ZCOUNT', tier.i, '(' .. nowText, '+inf')
+  while live > cap do
+    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
+    if not victim then break end
+    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
+    if at and at > now then
+      drop(victim, eprefix, tier)
+      evicted[#evicted + 1] = victim
+      live = live - 1
+    elseif strays > 0 then
+      strays = strays - 1
+      drop(victim, eprefix, tier)
+    else
+      break
+    end
+  end
+  if #evicted > 0 then refit(tier, grace) end
+  return evicted
 end
 
 -- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
@@ -608,6 +683,31 @@ local function refit(tier, grace)
   end
 end
 
+-- The tier's cap (0: none): while more than `cap` entries are live, removes the lowest priority one (stepping over
+-- at most `strays` dead ones on the way). `nowText` is `now` as the caller passed it. Returns the ids it evicted.
+local function applyCap(tier, eprefix, now, nowText, cap, strays, grace)
+  local evicted = {}
+  if cap <= 0 then return evicted end
+  local live = redis.call('ZCOUNT', tier.i, '(' .. nowText, '+inf')
+  while live > cap do
+    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
+    if not victim then break end
+    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
+    if at and at > now then
+      drop(victim, eprefix, tier)
+      evicted[#evicted + 1] = victim
+      live = live - 1
+    elseif strays > 0 then
+      strays = strays - 1
+      drop(victim, eprefix, tier)
+    else
+      break
+    end
+  end
+  if #evicted > 0 then refit(tier, grace) end
+  return evicted
+end
+
 -- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
 local function prune(tier, eprefix, now, max)
   if max <= 0 then return 0 end
@@ -779,6 +879,31 @@ local function refit(tier, grace)
   else
     redis.call('DEL', tier.i, tier.p, tier.r, tier.x)
   end
+end
+
+-- The tier's cap (0: none): while more than `cap` entries are live, removes the lowest priority one (stepping over
+-- at most `strays` dead ones on the way). `nowText` is `now` as the caller passed it. Returns the ids it evicted.
+local function applyCap(tier, eprefix, now, nowText, cap, strays, grace)
+  local evicted = {}
+  if cap <= 0 then return evicted end
+  local live = redis.call('ZCOUNT', tier.i, '(' .. nowText, '+inf')
+  while live > cap do
+    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
+    if not victim then break end
+    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
+    if at and at > now then
+      drop(victim, eprefix, tier)
+      evicted[#evicted + 1] = victim
+      live = live - 1
+    elseif strays > 0 then
+      strays = strays - 1
+      drop(victim, eprefix, tier)
+    else
+      break
+    end
+  end
+  if #evicted > 0 then refit(tier, grace) end
+  return evicted
 end
 
 -- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
@@ -975,6 +1100,31 @@ local function refit(tier, grace)
   else
     redis.call('DEL', tier.i, tier.p, tier.r, tier.x)
   end
+end
+
+-- The tier's cap (0: none): while more than `cap` entries are live, removes the lowest priority one (stepping over
+-- at most `strays` dead ones on the way). `nowText` is `now` as the caller passed it. Returns the ids it evicted.
+local function applyCap(tier, eprefix, now, nowText, cap, strays, grace)
+  local evicted = {}
+  if cap <= 0 then return evicted end
+  local live = redis.call('ZCOUNT', tier.i, '(' .. nowText, '+inf')
+  while live > cap do
+    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
+    if not victim then break end
+    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
+    if at and at > now then
+      drop(victim, eprefix, tier)
+      evicted[#evicted + 1] = victim
+      live = live - 1
+    elseif strays > 0 then
+      strays = strays - 1
+      drop(victim, eprefix, tier)
+    else
+      break
+    end
+  end
+  if #evicted > 0 then refit(tier, grace) end
+  return evicted
 end
 
 -- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
@@ -1444,6 +1594,31 @@ local function refit(tier, grace)
   end
 end
 
+-- The tier's cap (0: none): while more than `cap` entries are live, removes the lowest priority one (stepping over
+-- at most `strays` dead ones on the way). `nowText` is `now` as the caller passed it. Returns the ids it evicted.
+local function applyCap(tier, eprefix, now, nowText, cap, strays, grace)
+  local evicted = {}
+  if cap <= 0 then return evicted end
+  local live = redis.call('ZCOUNT', tier.i, '(' .. nowText, '+inf')
+  while live > cap do
+    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
+    if not victim then break end
+    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
+    if at and at > now then
+      drop(victim, eprefix, tier)
+      evicted[#evicted + 1] = victim
+      live = live - 1
+    elseif strays > 0 then
+      strays = strays - 1
+      drop(victim, eprefix, tier)
+    else
+      break
+    end
+  end
+  if #evicted > 0 then refit(tier, grace) end
+  return evicted
+end
+
 -- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
 local function prune(tier, eprefix, now, max)
   if max <= 0 then return 0 end
@@ -1541,10 +1716,109 @@ for first = 1, #list, 500 do
 end
 extendAll(tier, expiry + grace)
 
-local evicted = {}
-if cap > 0 then
-  local live = redis.call('ZCOUNT', tier.i, '(' .. ARGV[2], '+inf')
-  local strays = budget
+return applyCap(tier, eprefix, now, ARGV[2], cap, budget, grace)
+"""##
+
+    /// `storeMany-4.lua`, includes expanded.
+    static let storeManySource = ##"""
+-- Stores a batch of entries into one tier (what `store` does for each, with the tier's index keys written once for
+-- the batch), then applies the tier's cap once. Returns the ids the cap evicted.
+-- KEYS[1] tier index i, KEYS[2] priority index p, KEYS[3] ranking hash r, KEYS[4] lexicographic index x, then per
+-- entry its hash and its body (KEYS[3 + 2k], KEYS[4 + 2k] for the k-th entry).
+-- ARGV[1] now ms, ARGV[2] entry hash prefix, ARGV[3] grace ms, ARGV[4] prune budget, ARGV[5] cap (0: none), then per
+-- entry: id, expiry ms, importance, index sources (newline-separated), created ms, last access ms, access count,
+-- body (EntryCodec.body), the number of extra hash field pairs, and those pairs.
+-- Every argument is checked before the first write; ids must be distinct within a batch.
+-- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
+--
+-- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
+-- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
+-- `m` its metadata for recall's metadata filter; in a tier without a word index `w` and `g`, its words)
+-- and `b:<id>` its body, one string (EntryCodec.body: the words the phrase check reads first, then what the client
+-- decodes); `i` the tier index (id -> expiry ms, for pruning and counting); `p` the priority index (id -> importance,
+-- for the cap); `r` the ranking hash (id -> the entry's record: expiry, importance, created ms, last access ms and
+-- access count packed as five big-endian doubles, read in bulk by recall and updated by every read); `x` the
+-- lexicographic index (score 0, members "<source>\0<id>", where a source is "a" for every entry, "w<word>",
+-- "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's keys outlive its expiry by a grace period, so that
+-- pruning can still read `n`. Scripts get the entry hash prefix (`...:v2:e:`); the body prefix is the same with `b:`.
+-- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
+
+-- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
+local function extend(key, at)
+  if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
+end
+
+-- The index members of entry `id` with sources `sources` (field `n`; false when the hash is gone).
+local function members(id, sources)
+  local out = {}
+  if sources then
+    for source in string.gmatch(sources, '[^\n]+') do out[#out + 1] = source .. '\0' .. id end
+  end
+  return out
+end
+
+-- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
+local function bodyKey(eprefix, id)
+  return string.sub(eprefix, 1, -3) .. 'b:' .. id
+end
+
+-- Removes entries `ids`: their index members, hashes and bodies, and their entries in the tier and priority indexes
+-- and the ranking hash, with one call per key for all of them (and one read of each hash's `n`).
+local function dropAll(ids, eprefix, tier)
+  local members, keys = {}, {}
+  for _, id in ipairs(ids) do
+    local sources = redis.call('HGET', eprefix .. id, 'n')
+    if sources then
+      for source in string.gmatch(sources, '[^\n]+') do members[#members + 1] = source .. '\0' .. id end
+    end
+    keys[#keys + 1] = eprefix .. id
+    keys[#keys + 1] = bodyKey(eprefix, id)
+  end
+  for first = 1, #members, 1000 do
+    redis.call('ZREM', tier.x, unpack(members, first, math.min(first + 999, #members)))
+  end
+  for first = 1, #keys, 1000 do
+    redis.call('DEL', unpack(keys, first, math.min(first + 999, #keys)))
+  end
+  for first = 1, #ids, 1000 do
+    local last = math.min(first + 999, #ids)
+    redis.call('ZREM', tier.i, unpack(ids, first, last))
+    redis.call('ZREM', tier.p, unpack(ids, first, last))
+    redis.call('HDEL', tier.r, unpack(ids, first, last))
+  end
+end
+
+-- Removes entry `id` (`dropAll` of one).
+local function drop(id, eprefix, tier)
+  dropAll({id}, eprefix, tier)
+end
+
+-- The tier's index keys expire together, `grace` after their newest entry: `at` moves them later.
+local function extendAll(tier, at)
+  extend(tier.i, at)
+  extend(tier.p, at)
+  extend(tier.r, at)
+  extend(tier.x, at)
+end
+
+-- After entries were removed: the index keys expire `grace` after their newest remaining entry and are
+-- deleted when none remains.
+local function refit(tier, grace)
+  local newest = redis.call('ZREVRANGE', tier.i, 0, 0, 'WITHSCORES')[2]
+  if newest then
+    local at = tonumber(newest) + grace
+    for _, key in ipairs({tier.i, tier.p, tier.r, tier.x}) do redis.call('PEXPIREAT', key, at) end
+  else
+    redis.call('DEL', tier.i, tier.p, tier.r, tier.x)
+  end
+end
+
+-- The tier's cap (0: none): while more than `cap` entries are live, removes the lowest priority one (stepping over
+-- at most `strays` dead ones on the way). `nowText` is `now` as the caller passed it. Returns the ids it evicted.
+local function applyCap(tier, eprefix, now, nowText, cap, strays, grace)
+  local evicted = {}
+  if cap <= 0 then return evicted end
+  local live = redis.call('ZCOUNT', tier.i, '(' .. nowText, '+inf')
   while live > cap do
     local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
     if not victim then break end
@@ -1561,8 +1835,139 @@ if cap > 0 then
     end
   end
   if #evicted > 0 then refit(tier, grace) end
+  return evicted
 end
-return evicted
+
+-- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
+local function prune(tier, eprefix, now, max)
+  if max <= 0 then return 0 end
+  local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
+  if #dead > 0 then dropAll(dead, eprefix, tier) end
+  return #dead
+end
+
+-- The text's words and the tags' words at the start of body `body`: two parts, each a decimal length, `:` and the
+-- bytes (EntryCodec.body); nil when the body does not start so.
+local function bodyWords(body)
+  local colon = string.find(body, ':', 1, true)
+  local w = colon and tonumber(string.sub(body, 1, colon - 1))
+  if not w then return nil end
+  local from = colon + w + 1
+  local second = string.find(body, ':', from, true)
+  local g = second and tonumber(string.sub(body, from, second - 1))
+  if not g or second + g > #body then return nil end
+  return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
+end
+
+-- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
+local function hasPhrase(body, text, tag)
+  local words, tagWords = bodyWords(body)
+  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
+end
+
+-- An entry's record for the ranking hash.
+local function packRank(expiry, importance, created, accessed, count)
+  return struct.pack('>ddddd', expiry, importance, created, accessed, count)
+end
+
+-- The five numbers of a record (false for a record that is not one).
+local function unpackRank(record)
+  if not record or #record ~= 40 then return false end
+  return struct.unpack('>ddddd', record)
+end
+
+-- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
+local function before(a, b)
+  if a == b then return false end
+  local n = math.min(#a, #b)
+  local from = 1
+  while from <= n do
+    local to = math.min(from + 7, n)
+    if string.sub(a, from, to) ~= string.sub(b, from, to) then
+      for k = from, to do
+        local x, y = string.byte(a, k), string.byte(b, k)
+        if x ~= y then return x < y end
+      end
+    end
+    from = to + 1
+  end
+  return #a < #b
+end
+
+-- A number argument, or an error naming it.
+local function number(value, name)
+  local n = tonumber(value)
+  if not n or n ~= n then error({err = 'ERR axon: ' .. name .. ' is not a number: ' .. tostring(value)}) end
+  return n
+end
+local now, eprefix = number(ARGV[1], 'now'), ARGV[2]
+local grace, budget, cap = number(ARGV[3], 'grace'), number(ARGV[4], 'prune budget'), number(ARGV[5], 'cap')
+if cap < 0 or grace < 0 or budget < 0 then return redis.error_reply('ERR axon store: cap, grace and budget must not be negative') end
+local entries, seen, position = {}, {}, 6
+while position <= #ARGV do
+  local id = ARGV[position]
+  local entry = {
+    id = id, expiry = number(ARGV[position + 1], 'expiry'), importance = number(ARGV[position + 2], 'importance'),
+    created = number(ARGV[position + 4], 'created'), accessed = number(ARGV[position + 5], 'last access'),
+    count = number(ARGV[position + 6], 'access count'), at = position,
+  }
+  local fieldPairs = number(ARGV[position + 8], 'field count')
+  if id == '' or string.find(id, '\0', 1, true) then return redis.error_reply('ERR axon store: the id is empty or contains NUL') end
+  if seen[id] then return redis.error_reply('ERR axon store: an id appears twice in one batch') end
+  if entry.importance < 0 or entry.importance > 1 then return redis.error_reply('ERR axon store: importance must be in 0...1') end
+  if entry.expiry <= now then return redis.error_reply('ERR axon store: the entry expires before it is stored') end
+  if fieldPairs < 0 or fieldPairs ~= math.floor(fieldPairs) or position + 8 + 2 * fieldPairs > #ARGV then
+    return redis.error_reply('ERR axon store: malformed hash field pairs')
+  end
+  if not bodyWords(ARGV[position + 7]) then return redis.error_reply('ERR axon store: the body does not start with its words') end
+  seen[id] = true
+  entry.last = position + 8 + 2 * fieldPairs
+  entries[#entries + 1] = entry
+  position = entry.last + 1
+end
+if #KEYS ~= 4 + 2 * #entries then return redis.error_reply('ERR axon store: expected a hash and a body key per entry') end
+if #entries == 0 then return {} end
+
+local tier = {i = KEYS[1], p = KEYS[2], r = KEYS[3], x = KEYS[4]}
+prune(tier, eprefix, now, budget)
+-- Entries stored again replace their earlier selves.
+local hashes = {}
+for k = 1, #entries do hashes[k] = KEYS[3 + 2 * k] end
+if redis.call('EXISTS', unpack(hashes)) > 0 then
+  local again = {}
+  for k, entry in ipairs(entries) do
+    if redis.call('EXISTS', hashes[k]) == 1 then again[#again + 1] = entry.id end
+  end
+  dropAll(again, eprefix, tier)
+  refit(tier, grace)
+end
+local byExpiry, byImportance, records, members, latest = {}, {}, {}, {}, 0
+for k, entry in ipairs(entries) do
+  local at, id = entry.at, entry.id
+  redis.call('HSET', hashes[k], 'n', ARGV[at + 3], 'e', ARGV[at + 1], 'i', ARGV[at + 2], 'c', ARGV[at + 4], unpack(ARGV, at + 9, entry.last))
+  redis.call('PEXPIREAT', hashes[k], entry.expiry + grace)
+  redis.call('SET', KEYS[4 + 2 * k], ARGV[at + 7], 'PXAT', entry.expiry + grace)
+  byExpiry[#byExpiry + 1] = entry.expiry
+  byExpiry[#byExpiry + 1] = id
+  byImportance[#byImportance + 1] = entry.importance
+  byImportance[#byImportance + 1] = id
+  records[#records + 1] = id
+  records[#records + 1] = packRank(entry.expiry, entry.importance, entry.created, entry.accessed, entry.count)
+  for source in string.gmatch(ARGV[at + 3], '[^\n]+') do
+    members[#members + 1] = 0
+    members[#members + 1] = source .. '\0' .. id
+  end
+  latest = math.max(latest, entry.expiry)
+end
+local function each(command, key, list)
+  for first = 1, #list, 1000 do redis.call(command, key, unpack(list, first, math.min(first + 999, #list))) end
+end
+each('ZADD', tier.i, byExpiry)
+each('ZADD', tier.p, byImportance)
+each('HSET', tier.r, records)
+each('ZADD', tier.x, members)
+extendAll(tier, latest + grace)
+return applyCap(tier, eprefix, now, ARGV[1], cap, budget, grace)
 """##
 
     /// `sweep-4.lua`, includes expanded.
@@ -1657,6 +2062,31 @@ local function refit(tier, grace)
   else
     redis.call('DEL', tier.i, tier.p, tier.r, tier.x)
   end
+end
+
+-- The tier's cap (0: none): while more than `cap` entries are live, removes the lowest priority one (stepping over
+-- at most `strays` dead ones on the way). `nowText` is `now` as the caller passed it. Returns the ids it evicted.
+local function applyCap(tier, eprefix, now, nowText, cap, strays, grace)
+  local evicted = {}
+  if cap <= 0 then return evicted end
+  local live = redis.call('ZCOUNT', tier.i, '(' .. nowText, '+inf')
+  while live > cap do
+    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
+    if not victim then break end
+    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
+    if at and at > now then
+      drop(victim, eprefix, tier)
+      evicted[#evicted + 1] = victim
+      live = live - 1
+    elseif strays > 0 then
+      strays = strays - 1
+      drop(victim, eprefix, tier)
+    else
+      break
+    end
+  end
+  if #evicted > 0 then refit(tier, grace) end
+  return evicted
 end
 
 -- Removes up to `max` expired entries, the earliest expiry first. Returns how many.

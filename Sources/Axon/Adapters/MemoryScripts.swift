@@ -6,6 +6,7 @@ import Hiredis
 /// prefixes passed in ARGV, all inside the namespace's hash tag, so they are on the script's cluster slot.
 enum MemoryScripts {
     static let store = RedisScript(storeSource)
+    static let storeMany = RedisScript(storeManySource)
     static let get = RedisScript(getSource)
     static let forget = RedisScript(forgetSource)
     static let recall = RedisScript(recallSource)

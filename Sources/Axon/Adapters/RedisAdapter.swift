@@ -113,12 +113,22 @@ public final class RedisAdapter: MemoryAdapter {
         return try await storeCall(entry, policy: policy, now: now).run(on: pool).array().map { try $0.string() }
     }
 
-    /// Entries per pipeline of `storeAll` (`storeBatch`, `import`): one round trip per this many entries.
+    /// Entries per pipeline of `storeAll` (`storeBatch`, `import`): one round trip per about this many entries.
     package static let batchPipelineSize = 256
+    /// Entries per batch store script (`storeAll`): the tier's index keys are written once per script, and one
+    /// script's server work stays about a millisecond.
+    package static let storeManySize = 32
+    /// Body bytes per batch store script, beyond its first entry: the server holds a whole script call in its query
+    /// buffer (counted in `used_memory`) before running it, so large entries go a few per script.
+    package static let storeManyBytes = 64 * 1024
 
-    /// Validates every entry first (an invalid one sends nothing), then sends the store scripts pipelined,
-    /// `batchPipelineSize` per round trip, in order. Each entry's store is atomic; one that fails (an OOM, say) does
-    /// not stop the others.
+    /// Validates every entry first (an invalid one sends nothing), then stores them in order with batch scripts of
+    /// up to `storeManySize` consecutive entries (and `storeManyBytes` of bodies) of one tier and policy (an id seen
+    /// again starts a new script),
+    /// pipelined about `batchPipelineSize` entries per round trip. Each script is atomic: its entries are all stored or,
+    /// when it fails (an OOM, say), none is; a failing script does not stop the others. The cap is applied once per
+    /// script, which leaves the same entries as applying it after each store; the ids it evicted are reported with
+    /// the script's last entry.
     public func storeAll(_ entries: [MemoryEntry], policies: [TierPolicy], now: Date) async throws -> [Result<[String], any Error>] {
         guard entries.count == policies.count else {
             throw MemoryError.invalidArgument("storeAll got \(entries.count) entries and \(policies.count) policies")
@@ -129,19 +139,54 @@ public final class RedisAdapter: MemoryAdapter {
         }
         guard !entries.isEmpty else { return [] }
         try await eviction.check(pool)
+        let normalized = entries.map(\.normalized)
+        let parts = zip(normalized, policies).map { StoreParts($0, policy: $1) }
+        let chunks = Self.storeChunks(normalized, policies: policies, parts: parts)
         var results: [Result<[String], any Error>] = []
         results.reserveCapacity(entries.count)
-        for start in stride(from: 0, to: entries.count, by: Self.batchPipelineSize) {
-            let range = start..<min(start + Self.batchPipelineSize, entries.count)
-            let calls = range.map { index in
-                let call = storeCall(entries[index], policy: policies[index], now: now)
-                return (keys: call.keys, arguments: call.arguments)
+        var next = 0
+        while next < chunks.count {
+            var group: [Range<Int>] = []
+            var size = 0
+            while next < chunks.count && (group.isEmpty || size + chunks[next].count <= Self.batchPipelineSize) {
+                group.append(chunks[next])
+                size += chunks[next].count
+                next += 1
             }
-            for reply in try await MemoryScripts.store.runAll(on: pool, calls: calls) {
-                results.append(Result { try reply.checked().array().map { try $0.string() } })
+            let calls = group.map { chunk in storeManyCall(normalized[chunk], parts: parts[chunk], policy: policies[chunk.lowerBound], now: now) }
+            for (chunk, reply) in zip(group, try await MemoryScripts.storeMany.runAll(on: pool, calls: calls)) {
+                let outcome = Result { try reply.checked().array().map { try $0.string() } }
+                for index in chunk {
+                    switch outcome {
+                    case .success(let evicted): results.append(.success(index == chunk.upperBound - 1 ? evicted : []))
+                    case .failure(let error): results.append(.failure(error))
+                    }
+                }
             }
         }
         return results
+    }
+
+    /// `storeAll`'s scripts: runs of consecutive entries of one tier and policy, at most `storeManySize` entries and
+    /// `storeManyBytes` of bodies past the first, an id seen again starting a new run.
+    private static func storeChunks(_ entries: [MemoryEntry], policies: [TierPolicy], parts: [StoreParts]) -> [Range<Int>] {
+        var chunks: [Range<Int>] = []
+        var start = 0
+        var ids: Set<String> = []
+        var bytes = 0
+        for index in entries.indices {
+            bytes += parts[index].body.count
+            if index > start && (index - start == storeManySize || bytes > storeManyBytes || entries[index].tier != entries[start].tier
+                || policies[index] != policies[start] || ids.contains(entries[index].id)) {
+                chunks.append(start..<index)
+                start = index
+                ids = []
+                bytes = parts[index].body.count
+            }
+            ids.insert(entries[index].id)
+        }
+        if start < entries.count { chunks.append(start..<entries.count) }
+        return chunks
     }
 
     public func get(id: String, tier: MemoryTier, policy: TierPolicy, now: Date) async throws -> MemoryEntry? {
@@ -275,16 +320,49 @@ public final class RedisAdapter: MemoryAdapter {
 
     private func storeCall(_ original: MemoryEntry, policy: TierPolicy, now: Date) -> ScriptCall {
         let entry = original.normalized
-        let tier = entry.tier
-        let profile = RecallRanking.Profile(entry)
+        let parts = StoreParts(entry, policy: policy)
         var arguments: [any RedisArgument] = [
             entry.id, Milliseconds.of(now), Milliseconds.of(entry.expiresAt), policy.maxEntries ?? 0,
-            keys.entryPrefix(tier), entry.importance, Self.graceMilliseconds, Self.prunePerWrite,
-            EntryCodec.sources(of: entry, profile: profile, indexesWords: policy.indexesWords), Milliseconds.of(entry.createdAt),
-            Milliseconds.of(entry.lastAccessedAt), entry.accessCount, EntryCodec.body(of: entry, profile: profile),
+            keys.entryPrefix(entry.tier), entry.importance, Self.graceMilliseconds, Self.prunePerWrite, parts.sources,
+            Milliseconds.of(entry.createdAt), Milliseconds.of(entry.lastAccessedAt), entry.accessCount, parts.body,
         ]
-        arguments.append(contentsOf: EntryCodec.hashFields(of: entry, profile: profile, indexesWords: policy.indexesWords))
-        return ScriptCall(script: MemoryScripts.store, keys: entryKeys(tier, entry: entry.id), arguments: arguments)
+        arguments.append(contentsOf: parts.hashFields)
+        return ScriptCall(script: MemoryScripts.store, keys: entryKeys(entry.tier, entry: entry.id), arguments: arguments)
+    }
+
+    /// The keys and arguments of one `storeMany` script for `entries` (normalized, of one tier, with their `parts`)
+    /// under `policy`'s cap.
+    private func storeManyCall(
+        _ entries: ArraySlice<MemoryEntry>, parts allParts: ArraySlice<StoreParts>, policy: TierPolicy, now: Date
+    ) -> (keys: [any RedisArgument], arguments: [any RedisArgument]) {
+        let tier = entries.first?.tier ?? .ephemeral
+        var keys = self.keys.indexes(tier)
+        var arguments: [any RedisArgument] = [
+            Milliseconds.of(now), self.keys.entryPrefix(tier), Self.graceMilliseconds, Self.prunePerWrite, policy.maxEntries ?? 0,
+        ]
+        for (entry, parts) in zip(entries, allParts) {
+            keys += [self.keys.entry(tier, entry.id), self.keys.body(tier, entry.id)] as [any RedisArgument]
+            arguments += [
+                entry.id, Milliseconds.of(entry.expiresAt), entry.importance, parts.sources, Milliseconds.of(entry.createdAt),
+                Milliseconds.of(entry.lastAccessedAt), entry.accessCount, parts.body, parts.hashFields.count / 2,
+            ] as [any RedisArgument]
+            arguments += parts.hashFields
+        }
+        return (keys, arguments)
+    }
+
+    /// What a store writes for one (normalized) entry besides its numbers: index sources, body, extra hash fields.
+    private struct StoreParts {
+        let sources: String
+        let body: [UInt8]
+        let hashFields: [any RedisArgument]
+
+        init(_ entry: MemoryEntry, policy: TierPolicy) {
+            let profile = RecallRanking.Profile(entry)
+            sources = EntryCodec.sources(of: entry, profile: profile, indexesWords: policy.indexesWords)
+            body = EntryCodec.body(of: entry, profile: profile)
+            hashFields = EntryCodec.hashFields(of: entry, profile: profile, indexesWords: policy.indexesWords)
+        }
     }
 
     private func getCall(id: String, tier: MemoryTier, policy: TierPolicy, now: Date) -> ScriptCall {
@@ -330,6 +408,18 @@ public final class RedisAdapter: MemoryAdapter {
     /// The EVALSHA that `store` sends (loading the script if needed), for a benchmark's baseline.
     package func storeCommand(_ entry: MemoryEntry, policy: TierPolicy, now: Date) async throws -> RedisCommand {
         try await storeCall(entry, policy: policy, now: now).command(on: pool)
+    }
+
+    /// The EVALSHAs that `storeAll` sends for `entries` (validated as `storeAll` does), in order, for a benchmark's baseline.
+    package func storeAllCommands(_ entries: [MemoryEntry], policies: [TierPolicy], now: Date) async throws -> [RedisCommand] {
+        let normalized = entries.map(\.normalized)
+        let parts = zip(normalized, policies).map { StoreParts($0, policy: $1) }
+        var commands: [RedisCommand] = []
+        for chunk in Self.storeChunks(normalized, policies: policies, parts: parts) {
+            let call = storeManyCall(normalized[chunk], parts: parts[chunk], policy: policies[chunk.lowerBound], now: now)
+            commands.append(try await MemoryScripts.storeMany.command(on: pool, keys: call.keys, arguments: call.arguments))
+        }
+        return commands
     }
 
     /// The EVALSHA that `get` sends, for a benchmark's baseline.

@@ -82,6 +82,31 @@ local function refit(tier, grace)
   end
 end
 
+-- The tier's cap (0: none): while more than `cap` entries are live, removes the lowest priority one (stepping over
+-- at most `strays` dead ones on the way). `nowText` is `now` as the caller passed it. Returns the ids it evicted.
+local function applyCap(tier, eprefix, now, nowText, cap, strays, grace)
+  local evicted = {}
+  if cap <= 0 then return evicted end
+  local live = redis.call('ZCOUNT', tier.i, '(' .. nowText, '+inf')
+  while live > cap do
+    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
+    if not victim then break end
+    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
+    if at and at > now then
+      drop(victim, eprefix, tier)
+      evicted[#evicted + 1] = victim
+      live = live - 1
+    elseif strays > 0 then
+      strays = strays - 1
+      drop(victim, eprefix, tier)
+    else
+      break
+    end
+  end
+  if #evicted > 0 then refit(tier, grace) end
+  return evicted
+end
+
 -- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
 local function prune(tier, eprefix, now, max)
   if max <= 0 then return 0 end

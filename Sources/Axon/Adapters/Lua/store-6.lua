@@ -44,25 +44,4 @@ for first = 1, #list, 500 do
 end
 extendAll(tier, expiry + grace)
 
-local evicted = {}
-if cap > 0 then
-  local live = redis.call('ZCOUNT', tier.i, '(' .. ARGV[2], '+inf')
-  local strays = budget
-  while live > cap do
-    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
-    if not victim then break end
-    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
-    if at and at > now then
-      drop(victim, eprefix, tier)
-      evicted[#evicted + 1] = victim
-      live = live - 1
-    elseif strays > 0 then
-      strays = strays - 1
-      drop(victim, eprefix, tier)
-    else
-      break
-    end
-  end
-  if #evicted > 0 then refit(tier, grace) end
-end
-return evicted
+return applyCap(tier, eprefix, now, ARGV[2], cap, budget, grace)
