@@ -8,16 +8,6 @@ import TestSupport
 /// tolerates it and repairs with rebuildIndexes and sweep.
 @Suite("Evicting maxmemory policies", .heavy)
 struct EvictionTests {
-    func keys(_ pattern: String, _ connection: RedisConnection) async throws -> [String] {
-        var cursor = "0", found: [String] = []
-        repeat {
-            let reply = try await connection.send("SCAN", cursor, "MATCH", pattern, "COUNT", 1000).array()
-            cursor = try reply[0].string()
-            found += try reply[1].array().map { try $0.string() }
-        } while cursor != "0"
-        return found
-    }
-
     @Test func anEvictingServerIsRefusedByDefaultAndRepairedWhenTolerated() async throws {
         let server = try await RedisServerProcess.start(["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"])
         defer { server.stop() }
@@ -54,8 +44,8 @@ struct EvictionTests {
         #expect(Set(listed.map(\.id)) == live)
         #expect(try await memory.count(tier: .session) == 35)
         #expect(try await memory.recall("entry", tier: .session, limit: 100).count == 35)
-        #expect(try await keys(prefix + "b:*", connection).count == 35)
-        #expect(try await keys(prefix + "e:*", connection).count == 35)
+        #expect(try await connection.scanKeys(prefix + "b:*").count == 35)
+        #expect(try await connection.scanKeys(prefix + "e:*").count == 35)
         await connection.close()
         await memory.close()
     }

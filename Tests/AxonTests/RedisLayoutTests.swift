@@ -6,14 +6,7 @@ import Testing
 @Suite("Redis layout of the memory tiers")
 struct RedisLayoutTests {
     func keys(matching pattern: String, on connection: RedisConnection) async throws -> [String] {
-        var cursor = "0"
-        var found: [String] = []
-        repeat {
-            let reply = try await connection.send("SCAN", cursor, "MATCH", pattern, "COUNT", 1000).array()
-            cursor = try reply[0].string()
-            found += try reply[1].array().map { try $0.string() }
-        } while cursor != "0"
-        return found
+        try await connection.scanKeys(pattern)
     }
 
     func hex(_ text: String) -> String { text.utf8.map { String(format: "%02x", $0) }.joined() }

@@ -137,3 +137,17 @@ extension Trait where Self == HeavyTrait {
     /// Runs one at a time with the other heavy tests.
     static var heavy: HeavyTrait { HeavyTrait() }
 }
+
+extension RedisConnection {
+    /// Every key matching `pattern` (SCAN in pages of 1,000).
+    func scanKeys(_ pattern: String) async throws -> [String] {
+        var cursor = "0"
+        var found: [String] = []
+        repeat {
+            let reply = try await send("SCAN", cursor, "MATCH", pattern, "COUNT", 1000).array()
+            cursor = try reply[0].string()
+            found += try reply[1].array().map { try $0.string() }
+        } while cursor != "0"
+        return found
+    }
+}

@@ -26,13 +26,14 @@ local function extend(key, at)
   if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
 end
 
--- The index members of entry `id` with sources `sources` (field `n`; false when the hash is gone).
-local function members(id, sources)
-  local out = {}
-  if sources then
-    for source in string.gmatch(sources, '[^\n]+') do out[#out + 1] = source .. '\0' .. id end
+-- Adds entry `id`'s members to the lexicographic index: one per source of `sources` (its field `n`, newline-separated).
+local function addMembers(tier, id, sources)
+  local args = {}
+  for source in string.gmatch(sources, '[^\n]+') do
+    args[#args + 1] = 0
+    args[#args + 1] = source .. '\0' .. id
   end
-  return out
+  for first = 1, #args, 1000 do redis.call('ZADD', tier.x, unpack(args, first, math.min(first + 999, #args))) end
 end
 
 -- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
@@ -217,13 +218,14 @@ local function extend(key, at)
   if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
 end
 
--- The index members of entry `id` with sources `sources` (field `n`; false when the hash is gone).
-local function members(id, sources)
-  local out = {}
-  if sources then
-    for source in string.gmatch(sources, '[^\n]+') do out[#out + 1] = source .. '\0' .. id end
+-- Adds entry `id`'s members to the lexicographic index: one per source of `sources` (its field `n`, newline-separated).
+local function addMembers(tier, id, sources)
+  local args = {}
+  for source in string.gmatch(sources, '[^\n]+') do
+    args[#args + 1] = 0
+    args[#args + 1] = source .. '\0' .. id
   end
-  return out
+  for first = 1, #args, 1000 do redis.call('ZADD', tier.x, unpack(args, first, math.min(first + 999, #args))) end
 end
 
 -- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
@@ -408,13 +410,14 @@ local function extend(key, at)
   if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
 end
 
--- The index members of entry `id` with sources `sources` (field `n`; false when the hash is gone).
-local function members(id, sources)
-  local out = {}
-  if sources then
-    for source in string.gmatch(sources, '[^\n]+') do out[#out + 1] = source .. '\0' .. id end
+-- Adds entry `id`'s members to the lexicographic index: one per source of `sources` (its field `n`, newline-separated).
+local function addMembers(tier, id, sources)
+  local args = {}
+  for source in string.gmatch(sources, '[^\n]+') do
+    args[#args + 1] = 0
+    args[#args + 1] = source .. '\0' .. id
   end
-  return out
+  for first = 1, #args, 1000 do redis.call('ZADD', tier.x, unpack(args, first, math.min(first + 999, #args))) end
 end
 
 -- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
@@ -618,13 +621,14 @@ local function extend(key, at)
   if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
 end
 
--- The index members of entry `id` with sources `sources` (field `n`; false when the hash is gone).
-local function members(id, sources)
-  local out = {}
-  if sources then
-    for source in string.gmatch(sources, '[^\n]+') do out[#out + 1] = source .. '\0' .. id end
+-- Adds entry `id`'s members to the lexicographic index: one per source of `sources` (its field `n`, newline-separated).
+local function addMembers(tier, id, sources)
+  local args = {}
+  for source in string.gmatch(sources, '[^\n]+') do
+    args[#args + 1] = 0
+    args[#args + 1] = source .. '\0' .. id
   end
-  return out
+  for first = 1, #args, 1000 do redis.call('ZADD', tier.x, unpack(args, first, math.min(first + 999, #args))) end
 end
 
 -- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
@@ -816,13 +820,14 @@ local function extend(key, at)
   if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
 end
 
--- The index members of entry `id` with sources `sources` (field `n`; false when the hash is gone).
-local function members(id, sources)
-  local out = {}
-  if sources then
-    for source in string.gmatch(sources, '[^\n]+') do out[#out + 1] = source .. '\0' .. id end
+-- Adds entry `id`'s members to the lexicographic index: one per source of `sources` (its field `n`, newline-separated).
+local function addMembers(tier, id, sources)
+  local args = {}
+  for source in string.gmatch(sources, '[^\n]+') do
+    args[#args + 1] = 0
+    args[#args + 1] = source .. '\0' .. id
   end
-  return out
+  for first = 1, #args, 1000 do redis.call('ZADD', tier.x, unpack(args, first, math.min(first + 999, #args))) end
 end
 
 -- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
@@ -983,15 +988,7 @@ for _, key in ipairs(reply[2]) do
       -- An existing record keeps its access data; a restored one starts from the entry's creation.
       local _, _, _, accessed, count = unpackRank(redis.call('HGET', tier.r, id))
       redis.call('HSET', tier.r, id, packRank(expiry, importance, created, accessed or created, count or 0))
-      local list = members(id, v[4])
-      for first = 1, #list, 500 do
-        local args = {}
-        for k = first, math.min(first + 499, #list) do
-          args[#args + 1] = 0
-          args[#args + 1] = list[k]
-        end
-        redis.call('ZADD', tier.x, unpack(args))
-      end
+      addMembers(tier, id, v[4])
       extendAll(tier, expiry + grace)
       restored = restored + 1
     else
@@ -1037,13 +1034,14 @@ local function extend(key, at)
   if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
 end
 
--- The index members of entry `id` with sources `sources` (field `n`; false when the hash is gone).
-local function members(id, sources)
-  local out = {}
-  if sources then
-    for source in string.gmatch(sources, '[^\n]+') do out[#out + 1] = source .. '\0' .. id end
+-- Adds entry `id`'s members to the lexicographic index: one per source of `sources` (its field `n`, newline-separated).
+local function addMembers(tier, id, sources)
+  local args = {}
+  for source in string.gmatch(sources, '[^\n]+') do
+    args[#args + 1] = 0
+    args[#args + 1] = source .. '\0' .. id
   end
-  return out
+  for first = 1, #args, 1000 do redis.call('ZADD', tier.x, unpack(args, first, math.min(first + 999, #args))) end
 end
 
 -- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
@@ -1529,13 +1527,14 @@ local function extend(key, at)
   if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
 end
 
--- The index members of entry `id` with sources `sources` (field `n`; false when the hash is gone).
-local function members(id, sources)
-  local out = {}
-  if sources then
-    for source in string.gmatch(sources, '[^\n]+') do out[#out + 1] = source .. '\0' .. id end
+-- Adds entry `id`'s members to the lexicographic index: one per source of `sources` (its field `n`, newline-separated).
+local function addMembers(tier, id, sources)
+  local args = {}
+  for source in string.gmatch(sources, '[^\n]+') do
+    args[#args + 1] = 0
+    args[#args + 1] = source .. '\0' .. id
   end
-  return out
+  for first = 1, #args, 1000 do redis.call('ZADD', tier.x, unpack(args, first, math.min(first + 999, #args))) end
 end
 
 -- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
@@ -1705,15 +1704,7 @@ redis.call('SET', KEYS[6], ARGV[13], 'PXAT', expiry + grace)
 redis.call('ZADD', tier.i, expiry, id)
 redis.call('ZADD', tier.p, importance, id)
 redis.call('HSET', tier.r, id, packRank(expiry, importance, created, accessed, count))
-local list = members(id, sources)
-for first = 1, #list, 500 do
-  local args = {}
-  for k = first, math.min(first + 499, #list) do
-    args[#args + 1] = 0
-    args[#args + 1] = list[k]
-  end
-  redis.call('ZADD', tier.x, unpack(args))
-end
+addMembers(tier, id, sources)
 extendAll(tier, expiry + grace)
 
 return applyCap(tier, eprefix, now, ARGV[2], cap, budget, grace)
@@ -1748,13 +1739,14 @@ local function extend(key, at)
   if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
 end
 
--- The index members of entry `id` with sources `sources` (field `n`; false when the hash is gone).
-local function members(id, sources)
-  local out = {}
-  if sources then
-    for source in string.gmatch(sources, '[^\n]+') do out[#out + 1] = source .. '\0' .. id end
+-- Adds entry `id`'s members to the lexicographic index: one per source of `sources` (its field `n`, newline-separated).
+local function addMembers(tier, id, sources)
+  local args = {}
+  for source in string.gmatch(sources, '[^\n]+') do
+    args[#args + 1] = 0
+    args[#args + 1] = source .. '\0' .. id
   end
-  return out
+  for first = 1, #args, 1000 do redis.call('ZADD', tier.x, unpack(args, first, math.min(first + 999, #args))) end
 end
 
 -- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
@@ -1999,13 +1991,14 @@ local function extend(key, at)
   if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
 end
 
--- The index members of entry `id` with sources `sources` (field `n`; false when the hash is gone).
-local function members(id, sources)
-  local out = {}
-  if sources then
-    for source in string.gmatch(sources, '[^\n]+') do out[#out + 1] = source .. '\0' .. id end
+-- Adds entry `id`'s members to the lexicographic index: one per source of `sources` (its field `n`, newline-separated).
+local function addMembers(tier, id, sources)
+  local args = {}
+  for source in string.gmatch(sources, '[^\n]+') do
+    args[#args + 1] = 0
+    args[#args + 1] = source .. '\0' .. id
   end
-  return out
+  for first = 1, #args, 1000 do redis.call('ZADD', tier.x, unpack(args, first, math.min(first + 999, #args))) end
 end
 
 -- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).

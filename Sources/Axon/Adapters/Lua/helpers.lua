@@ -17,13 +17,14 @@ local function extend(key, at)
   if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
 end
 
--- The index members of entry `id` with sources `sources` (field `n`; false when the hash is gone).
-local function members(id, sources)
-  local out = {}
-  if sources then
-    for source in string.gmatch(sources, '[^\n]+') do out[#out + 1] = source .. '\0' .. id end
+-- Adds entry `id`'s members to the lexicographic index: one per source of `sources` (its field `n`, newline-separated).
+local function addMembers(tier, id, sources)
+  local args = {}
+  for source in string.gmatch(sources, '[^\n]+') do
+    args[#args + 1] = 0
+    args[#args + 1] = source .. '\0' .. id
   end
-  return out
+  for first = 1, #args, 1000 do redis.call('ZADD', tier.x, unpack(args, first, math.min(first + 999, #args))) end
 end
 
 -- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).

@@ -21,15 +21,7 @@ for _, key in ipairs(reply[2]) do
       -- An existing record keeps its access data; a restored one starts from the entry's creation.
       local _, _, _, accessed, count = unpackRank(redis.call('HGET', tier.r, id))
       redis.call('HSET', tier.r, id, packRank(expiry, importance, created, accessed or created, count or 0))
-      local list = members(id, v[4])
-      for first = 1, #list, 500 do
-        local args = {}
-        for k = first, math.min(first + 499, #list) do
-          args[#args + 1] = 0
-          args[#args + 1] = list[k]
-        end
-        redis.call('ZADD', tier.x, unpack(args))
-      end
+      addMembers(tier, id, v[4])
       extendAll(tier, expiry + grace)
       restored = restored + 1
     else

@@ -33,15 +33,7 @@ redis.call('SET', KEYS[6], ARGV[13], 'PXAT', expiry + grace)
 redis.call('ZADD', tier.i, expiry, id)
 redis.call('ZADD', tier.p, importance, id)
 redis.call('HSET', tier.r, id, packRank(expiry, importance, created, accessed, count))
-local list = members(id, sources)
-for first = 1, #list, 500 do
-  local args = {}
-  for k = first, math.min(first + 499, #list) do
-    args[#args + 1] = 0
-    args[#args + 1] = list[k]
-  end
-  redis.call('ZADD', tier.x, unpack(args))
-end
+addMembers(tier, id, sources)
 extendAll(tier, expiry + grace)
 
 return applyCap(tier, eprefix, now, ARGV[2], cap, budget, grace)
