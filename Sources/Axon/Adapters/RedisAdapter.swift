@@ -122,13 +122,12 @@ public final class RedisAdapter: MemoryAdapter {
     /// buffer (counted in `used_memory`) before running it, so large entries go a few per script.
     package static let storeManyBytes = 64 * 1024
 
-    /// Validates every entry first (an invalid one sends nothing), then stores them in order with batch scripts of
-    /// up to `storeManySize` consecutive entries (and `storeManyBytes` of bodies) of one tier and policy (an id seen
-    /// again starts a new script),
-    /// pipelined about `batchPipelineSize` entries per round trip. Each script is atomic: its entries are all stored or,
-    /// when it fails (an OOM, say), none is; a failing script does not stop the others. The cap is applied once per
-    /// script, which leaves the same entries as applying it after each store; the ids it evicted are reported with
-    /// the script's last entry.
+    /// Validates every entry first (an invalid one sends nothing), then stores them in order with batch scripts of up
+    /// to `storeManySize` consecutive entries (and `storeManyBytes` of bodies) of one tier and policy, an id seen again
+    /// starting a new script, pipelined about `batchPipelineSize` entries per round trip. Each script is atomic: its
+    /// entries are all stored or, when it fails (an OOM, say), none is; a failing script does not stop the others. The
+    /// cap is applied once per script, which leaves the same entries as applying it after each store; the ids it
+    /// evicted are reported with the script's last entry.
     public func storeAll(_ entries: [MemoryEntry], policies: [TierPolicy], now: Date) async throws -> [Result<[String], any Error>] {
         guard entries.count == policies.count else {
             throw MemoryError.invalidArgument("storeAll got \(entries.count) entries and \(policies.count) policies")
@@ -410,7 +409,7 @@ public final class RedisAdapter: MemoryAdapter {
         try await storeCall(entry, policy: policy, now: now).command(on: pool)
     }
 
-    /// The EVALSHAs that `storeAll` sends for `entries` (validated as `storeAll` does), in order, for a benchmark's baseline.
+    /// The EVALSHAs that `storeAll` sends for `entries` (ones it accepts), in order, for a benchmark's baseline.
     package func storeAllCommands(_ entries: [MemoryEntry], policies: [TierPolicy], now: Date) async throws -> [RedisCommand] {
         let normalized = entries.map(\.normalized)
         let parts = zip(normalized, policies).map { StoreParts($0, policy: $1) }
