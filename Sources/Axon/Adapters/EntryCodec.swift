@@ -14,9 +14,8 @@ enum EntryCodec {
     /// structured value. The framing has no NUL byte, so a body without one in its data can travel as a C string (the
     /// bench hands store commands to redis-benchmark).
     static func body(of entry: MemoryEntry, profile: RecallRanking.Profile) -> [UInt8] {
-        let words = " " + profile.text.joined(separator: " ") + " "
-        let tagWords = "\n" + profile.tags.map { " " + $0.joined(separator: " ") + " \n" }.joined()
-        let metadata = entry.metadata.isEmpty ? nil : try? JSONEncoder.sorted.encode(entry.metadata)
+        let (words, tagWords) = self.words(profile)
+        let metadata = metadataJSON(entry)
         var out: [UInt8] = []
         out.reserveCapacity(
             words.utf8.count + tagWords.utf8.count + entry.text.utf8.count + (metadata?.count ?? 0) + (entry.value?.count ?? 0) + 64
@@ -47,16 +46,22 @@ enum EntryCodec {
     /// matches in the hash.
     static func hashFields(of entry: MemoryEntry, profile: RecallRanking.Profile, indexesWords: Bool) -> [any RedisArgument] {
         var fields: [any RedisArgument] = []
-        if !entry.metadata.isEmpty, let json = try? JSONEncoder.sorted.encode(entry.metadata) {
-            fields += ["m", Array(json)] as [any RedisArgument]
-        }
+        if let json = metadataJSON(entry) { fields += ["m", Array(json)] as [any RedisArgument] }
         if !indexesWords {
-            fields += [
-                "w", " " + profile.text.joined(separator: " ") + " ",
-                "g", "\n" + profile.tags.map { " " + $0.joined(separator: " ") + " \n" }.joined(),
-            ] as [any RedisArgument]
+            let (words, tagWords) = self.words(profile)
+            fields += ["w", words, "g", tagWords] as [any RedisArgument]
         }
         return fields
+    }
+
+    /// The text window's words (` a b c `) and each tag's words (`\n a b \n c \n`), as the phrase check searches them.
+    static func words(_ profile: RecallRanking.Profile) -> (text: String, tags: String) {
+        (" " + profile.text.joined(separator: " ") + " ", "\n" + profile.tags.map { " " + $0.joined(separator: " ") + " \n" }.joined())
+    }
+
+    /// The metadata as JSON with sorted keys; `nil` when there is none.
+    static func metadataJSON(_ entry: MemoryEntry) -> Data? {
+        entry.metadata.isEmpty ? nil : try? JSONEncoder.sorted.encode(entry.metadata)
     }
 
     /// The entry's index sources (`RedisKeyspace`: `a`, `t<hex>`, `u<hex>`, `s<hex>`, `w<word>`), one per line.
