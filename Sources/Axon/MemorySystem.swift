@@ -143,7 +143,7 @@ public final class MemorySystem: Sendable {
     }
 
     /// Stores every item and returns their ids in order. Every item is validated first (one bad item writes
-    /// nothing); the stores then travel pipelined in order (`RedisAdapter`: a script per up to 32 consecutive entries
+    /// nothing); the stores then travel pipelined in order (`RedisAdapter`: a script per up to 8 consecutive entries
     /// of one tier, one round trip per about 256 entries; each script atomic), so a later entry of the batch may evict
     /// an earlier one under the session cap. If Redis fails
     /// any of them, the entries the batch wrote are forgotten again before the error is thrown (entries it replaced
