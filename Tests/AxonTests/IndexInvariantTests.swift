@@ -110,6 +110,7 @@ struct IndexInvariantTests {
             for (id, entry) in live { #expect(expiries[id] == Milliseconds.of(entry.expiresAt)) }
             let priority = try await connection.send("ZRANGE", prefix + "p", 0, -1).array().map { try $0.string() }
             #expect(Set(priority) == Set(live.keys))
+            for id in live.keys { #expect(try await connection.send("EXISTS", prefix + "e:" + id, prefix + "b:" + id).int() == 2, "\(id)") }
             // The ranking hash: each live id's record, 40 bytes starting with expiry, importance and created ms as big-endian doubles.
             let ranking = try await connection.send("HGETALL", prefix + "r").array().map { try $0.bytes() }
             #expect(Set(stride(from: 0, to: ranking.count, by: 2).map { String(decoding: ranking[$0], as: UTF8.self) }) == Set(live.keys))
