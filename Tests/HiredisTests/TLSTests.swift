@@ -50,8 +50,10 @@ struct TLSTests {
             _ = try await RedisConnection.connect(server.tlsConfiguration(SharedTLSServer.settings(), connectTimeout: .seconds(10)))
             Issue.record("a client without a certificate must be refused")
         } catch {
+            // The refusal is an alert ("certificate required") when the first read gets it, a reset when a write meets
+            // it first (timing); either way a handshake failure that names the setting.
             #expect(error.code == .tlsHandshakeFailed, "\(error)")
-            #expect(error.message.contains("certificate required") && error.message.contains("certificateFile"), "\(error)")
+            #expect(error.message.contains("certificateFile"), "\(error)")
         }
         let connection = try await RedisConnection.connect(server.tlsConfiguration(SharedTLSServer.settings(clientCertificate: true)))
         #expect(try await connection.send("PING") == .status("PONG"))

@@ -357,6 +357,16 @@ final class TLSStream: @unchecked Sendable {
             case let code:
                 let reasons = Self.drainErrors()
                 let why = reasons.isEmpty ? (code == SSL_ERROR_SYSCALL && errno != 0 ? String(cString: strerror(errno)) : "the connection closed") : reasons.joined(separator: "; ")
+                if delivered == 0 {
+                    // With TLS 1.3 the server checks the client's certificate after the client has finished its
+                    // handshake: a refusal is an alert the first read would report, but a write that meets the reset
+                    // first loses it. Before any reply, say what most likely happened.
+                    let certificate = settings.certificateFile == nil
+                        ? "the server may require a client certificate (RedisTLSConfiguration.certificateFile and keyFile)"
+                        : "the server may not trust the client certificate \(settings.certificateFile ?? "")"
+                    return close(RedisError(
+                        .tlsHandshakeFailed, "the TLS session with \(endpoint) failed before the first reply: writing failed: \(why); \(certificate)"))
+                }
                 return close(RedisError(.connectionClosed, "writing to \(endpoint) over TLS failed: \(why)"))
             }
         }
