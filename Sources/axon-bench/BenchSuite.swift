@@ -1,3 +1,4 @@
+import Axon
 import Foundation
 import Hiredis
 
@@ -95,11 +96,17 @@ struct BenchSuite {
         guard let entries = try? await connection.send("SLOWLOG", "GET", 128).array() else {
             return "Slow log: not available (CONFIG or SLOWLOG disabled on this server).\n"
         }
+        // The memory scripts by digest (SCRIPT LOAD answers a script's SHA1 and loads nothing new for a known one).
+        var names: [String: String] = [:]
+        for (name, source) in RedisAdapter.scriptSources {
+            if let digest = try? await connection.send("SCRIPT", "LOAD", source).string() { names[digest] = name }
+        }
         var lines: [String] = []
         for entry in entries {
             guard let fields = try? entry.array(), fields.count >= 4, let micros = try? fields[2].int() else { continue }
-            let words = ((try? fields[3].array()) ?? []).prefix(2).compactMap { try? $0.string() }.joined(separator: " ")
-            lines.append("- \(micros) µs: `\(words)`")
+            let words = ((try? fields[3].array()) ?? []).prefix(2).compactMap { try? $0.string() }
+            let script = words.count == 2 && words[0].uppercased() == "EVALSHA" ? names[words[1]].map { " (the \($0) script)" } : nil
+            lines.append("- \(micros) µs: `\(words.joined(separator: " "))`\(script ?? "")")
         }
         return lines.isEmpty
             ? "Slow log (commands of 5 ms or more of server time during the run, ours and the baselines'): empty.\n"

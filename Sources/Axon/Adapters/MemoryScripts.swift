@@ -14,4 +14,10 @@ enum MemoryScripts {
     static let clear = RedisScript(clearSource)
     static let sweep = RedisScript(sweepSource)
     static let rebuild = RedisScript(rebuildSource)
+
+    /// Every script with its name, for tools that read a server's slow log (`axon-bench`).
+    static let named: [(name: String, script: RedisScript)] = [
+        ("store", store), ("storeMany", storeMany), ("get", get), ("forget", forget), ("recall", recall), ("page", page),
+        ("clear", clear), ("sweep", sweep), ("rebuild", rebuild),
+    ]
 }

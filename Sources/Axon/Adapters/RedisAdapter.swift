@@ -407,6 +407,9 @@ public final class RedisAdapter: MemoryAdapter {
 
     // MARK: The same requests for other clients
 
+    /// The memory scripts' names and sources, so that a tool can name the `EVALSHA`s of a slow log.
+    package static var scriptSources: [(name: String, source: String)] { MemoryScripts.named.map { ($0.name, $0.script.source) } }
+
     /// The EVALSHA that `store` sends (loading the script if needed), for a benchmark's baseline.
     package func storeCommand(_ entry: MemoryEntry, policy: TierPolicy, now: Date) async throws -> RedisCommand {
         try await storeCall(entry, policy: policy, now: now).command(on: pool)
