@@ -162,7 +162,7 @@ enum EntryCodec {
         }
     }
 
-    /// Reads lengths and UTF-8 texts from `d`, never past its end.
+    /// Reads the parts of a body (lengths, UTF-8 texts, bytes), never past its end.
     private struct Reader {
         let bytes: UnsafeBufferPointer<UInt8>
         var position = 0
