@@ -778,11 +778,23 @@ local now = number(ARGV[3], 'now')
 local reply = redis.call('ZSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
 local out = {reply[1]}
 local items = reply[2]
+-- The live ids' bodies and records, one call each.
+local ids, names = {}, {}
 for k = 1, #items, 2 do
   if tonumber(items[k + 1]) > now then
-    local body = redis.call('GET', bodyKey(ARGV[4], items[k]))
-    local record = body and redis.call('HGET', KEYS[2], items[k])
-    if record then
+    ids[#ids + 1] = items[k]
+    names[#names + 1] = bodyKey(ARGV[4], items[k])
+  end
+end
+if #ids == 0 then return out end
+local bodies = redis.call('MGET', unpack(names))
+local records = redis.call('HMGET', KEYS[2], unpack(ids))
+local j = 0
+for k = 1, #items, 2 do
+  if tonumber(items[k + 1]) > now then
+    j = j + 1
+    local body, record = bodies[j], records[j]
+    if body and record then
       out[#out + 1] = items[k]
       out[#out + 1] = record
       out[#out + 1] = body

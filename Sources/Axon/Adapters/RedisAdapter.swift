@@ -141,22 +141,20 @@ public final class RedisAdapter: MemoryAdapter {
         }
         guard !entries.isEmpty else { return [] }
         try await eviction.check(pool)
-        let normalized = entries.map(\.normalized)
-        let parts = zip(normalized, policies).map { StoreParts($0, policy: $1) }
-        let chunks = Self.storeChunks(normalized, policies: policies, parts: parts)
+        let calls = storeManyCalls(entries, policies: policies, now: now)
         var results: [Result<[String], any Error>] = []
         results.reserveCapacity(entries.count)
         var next = 0
-        while next < chunks.count {
-            var group: [Range<Int>] = []
+        while next < calls.count {
+            var group: [(chunk: Range<Int>, keys: [any RedisArgument], arguments: [any RedisArgument])] = []
             var size = 0
-            while next < chunks.count && (group.isEmpty || size + chunks[next].count <= Self.batchPipelineSize) {
-                group.append(chunks[next])
-                size += chunks[next].count
+            while next < calls.count && (group.isEmpty || size + calls[next].chunk.count <= Self.batchPipelineSize) {
+                group.append(calls[next])
+                size += calls[next].chunk.count
                 next += 1
             }
-            let calls = group.map { chunk in storeManyCall(normalized[chunk], parts: parts[chunk], policy: policies[chunk.lowerBound], now: now) }
-            for (chunk, reply) in zip(group, try await MemoryScripts.storeMany.runAll(on: pool, calls: calls)) {
+            let replies = try await MemoryScripts.storeMany.runAll(on: pool, calls: group.map { ($0.keys, $0.arguments) })
+            for (chunk, reply) in zip(group.map(\.chunk), replies) {
                 let outcome = Result { try reply.checked().array().map { try $0.string() } }
                 for index in chunk {
                     switch outcome {
@@ -167,6 +165,18 @@ public final class RedisAdapter: MemoryAdapter {
             }
         }
         return results
+    }
+
+    /// `storeAll`'s scripts in order, each with the range of `entries` it stores.
+    private func storeManyCalls(
+        _ entries: [MemoryEntry], policies: [TierPolicy], now: Date
+    ) -> [(chunk: Range<Int>, keys: [any RedisArgument], arguments: [any RedisArgument])] {
+        let normalized = entries.map(\.normalized)
+        let parts = zip(normalized, policies).map { StoreParts($0, policy: $1) }
+        return Self.storeChunks(normalized, policies: policies, parts: parts).map { chunk in
+            let call = storeManyCall(normalized[chunk], parts: parts[chunk], policy: policies[chunk.lowerBound], now: now)
+            return (chunk, call.keys, call.arguments)
+        }
     }
 
     /// `storeAll`'s scripts: runs of consecutive entries of one tier and policy, at most `storeManySize` entries and
@@ -417,11 +427,8 @@ public final class RedisAdapter: MemoryAdapter {
 
     /// The EVALSHAs that `storeAll` sends for `entries` (ones it accepts), in order, for a benchmark's baseline.
     package func storeAllCommands(_ entries: [MemoryEntry], policies: [TierPolicy], now: Date) async throws -> [RedisCommand] {
-        let normalized = entries.map(\.normalized)
-        let parts = zip(normalized, policies).map { StoreParts($0, policy: $1) }
         var commands: [RedisCommand] = []
-        for chunk in Self.storeChunks(normalized, policies: policies, parts: parts) {
-            let call = storeManyCall(normalized[chunk], parts: parts[chunk], policy: policies[chunk.lowerBound], now: now)
+        for call in storeManyCalls(entries, policies: policies, now: now) {
             commands.append(try await MemoryScripts.storeMany.command(on: pool, keys: call.keys, arguments: call.arguments))
         }
         return commands
