@@ -205,6 +205,7 @@ struct RedisConnectionPoolTests {
         let successesAfterRestart = Locked(0)
         let restartedAt = Locked<UInt64>(0)
         let firstSuccessAfterRestart = Locked<UInt64>(0)
+        let successes = Locked(0)
         let load = Task {
             await withTaskGroup(of: Int.self) { group in
                 for _ in 0..<64 {
@@ -214,6 +215,7 @@ struct RedisConnectionPoolTests {
                             calls += 1
                             do {
                                 _ = try await pool.send("INCR", "restart-counter")
+                                successes.withLock { $0 += 1 }
                                 if restartedAt.value != 0 {
                                     successesAfterRestart.withLock { $0 += 1 }
                                     let now = DispatchTime.now().uptimeNanoseconds
@@ -231,11 +233,18 @@ struct RedisConnectionPoolTests {
                 return await group.reduce(0, +)
             }
         }
-        try await Task.sleep(for: .milliseconds(500))
+        // The load runs before the crash, and the server stays down until a caller has seen the outage: on a
+        // loaded machine (CI runs every suite at once on two cores) the load's tasks may not be scheduled for a
+        // second, and a load that starts after the restart sees no outage at all.
+        let loadDeadline = ContinuousClock.now + .seconds(20)
+        while successes.value < 100 && ContinuousClock.now < loadDeadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(successes.value >= 100)
         let stalls = StallMeter()
         server.crash()
         server.stop()  // the crashed server's directory
         try await Task.sleep(for: .milliseconds(700))
+        let outageDeadline = ContinuousClock.now + .seconds(20)
+        while lastFailure.value == 0 && ContinuousClock.now < outageDeadline { try await Task.sleep(for: .milliseconds(20)) }
         server = try await RedisServerProcess.start(port: port)
         defer { server.stop() }
         let now = DispatchTime.now().uptimeNanoseconds
