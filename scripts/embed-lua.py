@@ -2,7 +2,8 @@
 """Embeds the memory layer's Lua scripts into Swift (run by `make lua`; a test checks the output is current).
 
 Each Sources/Axon/Adapters/Lua/<name>-<keys>.lua becomes `MemoryScripts.<name>Source`, with every line
-`--@include <file>` replaced by that file's contents (<file>.lua in the same folder).
+`--@include <file>` replaced by the parts of <file>.lua (in the same folder) that the script needs: its first part and
+the functions the script calls (`name(`), directly or through each other (`included`; LuaScriptTests does the same).
 """
 import pathlib
 import re
@@ -13,11 +14,39 @@ folder = root / "Sources/Axon/Adapters/Lua"
 output = root / "Sources/Axon/Adapters/MemoryScripts+Lua.swift"
 
 
+def code(text: str) -> str:
+    """`text` without its comments (a `--` and the rest of its line; no script has `--` inside a string)."""
+    return re.sub(r"--[^\n]*", "", text)
+
+
+def included(name: str, using: str) -> str:
+    """The parts of <name>.lua that `using` needs: its first part (the file's comment) and each function `using` calls,
+    with the functions those call, in the file's order. Parts are separated by blank lines, one function each."""
+    parts = (folder / f"{name}.lua").read_text().rstrip("\n").split("\n\n")
+    defined = {}
+    for index, part in enumerate(parts):
+        match = re.search(r"^local function (\w+)", part, re.M)
+        if match:
+            defined[match.group(1)] = index
+
+    def calls(text: str) -> set:
+        return {other for other in defined if re.search(rf"\b{other}\s*\(", code(text))}
+
+    wanted, pending = set(), calls(using)
+    while pending:
+        function = pending.pop()
+        if function not in wanted:
+            wanted.add(function)
+            pending |= calls(parts[defined[function]]) - {function}
+    return "\n\n".join(part for index, part in enumerate(parts) if index == 0 or index in {defined[f] for f in wanted})
+
+
 def expand(path: pathlib.Path) -> str:
+    text = path.read_text()
     lines = []
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         match = re.fullmatch(r"--@include (\w+)", line)
-        lines.append(expand(folder / f"{match.group(1)}.lua").rstrip("\n") if match else line)
+        lines.append(included(match.group(1), text) if match else line)
     return "\n".join(lines) + "\n"
 
 

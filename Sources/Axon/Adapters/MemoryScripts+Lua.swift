@@ -7,7 +7,8 @@ extension MemoryScripts {
 -- KEYS[1] tier index i, KEYS[2] priority index p, KEYS[3] ranking hash r, KEYS[4] lexicographic index x.
 -- ARGV[1] now ms, ARGV[2] entry key prefix, ARGV[3] batch size.
 -- Returns {live entries removed, entries remaining}.
--- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
+-- Shared by the memory scripts: a script that says `--@include helpers` gets the functions of this file it calls, and
+-- the ones those call (scripts/embed-lua.py): defining a function costs a closure per call of the script.
 --
 -- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
 -- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
@@ -20,21 +21,6 @@ extension MemoryScripts {
 -- "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's keys outlive its expiry by a grace period, so that
 -- pruning can still read `n`. Scripts get the entry hash prefix (`...:v2:e:`); the body prefix is the same with `b:`.
 -- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
-
--- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
-local function extend(key, at)
-  if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
-end
-
--- Adds entry `id`'s members to the lexicographic index: one per source of `sources` (its field `n`, newline-separated).
-local function addMembers(tier, id, sources)
-  local args = {}
-  for source in string.gmatch(sources, '[^\n]+') do
-    args[#args + 1] = 0
-    args[#args + 1] = source .. '\0' .. id
-  end
-  for first = 1, #args, 1000 do redis.call('ZADD', tier.x, unpack(args, first, math.min(first + 999, #args))) end
-end
 
 -- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
 local function bodyKey(eprefix, id)
@@ -65,112 +51,6 @@ local function dropAll(ids, eprefix, tier)
     redis.call('ZREM', tier.p, unpack(ids, first, last))
     redis.call('HDEL', tier.r, unpack(ids, first, last))
   end
-end
-
--- Removes entry `id` (`dropAll` of one).
-local function drop(id, eprefix, tier)
-  dropAll({id}, eprefix, tier)
-end
-
--- The tier's index keys expire together, `grace` after their newest entry: `at` moves them later.
-local function extendAll(tier, at)
-  extend(tier.i, at)
-  extend(tier.p, at)
-  extend(tier.r, at)
-  extend(tier.x, at)
-end
-
--- After entries were removed: the index keys expire `grace` after their newest remaining entry and are
--- deleted when none remains.
-local function refit(tier, grace)
-  local newest = redis.call('ZREVRANGE', tier.i, 0, 0, 'WITHSCORES')[2]
-  if newest then
-    local at = tonumber(newest) + grace
-    for _, key in ipairs({tier.i, tier.p, tier.r, tier.x}) do redis.call('PEXPIREAT', key, at) end
-  else
-    redis.call('DEL', tier.i, tier.p, tier.r, tier.x)
-  end
-end
-
--- The tier's cap (0: none): while more than `cap` entries are live, removes the lowest priority one (stepping over
--- at most `strays` dead ones on the way). `nowText` is `now` as the caller passed it. Returns the ids it evicted.
-local function applyCap(tier, eprefix, now, nowText, cap, strays, grace)
-  local evicted = {}
-  if cap <= 0 then return evicted end
-  local live = redis.call('ZCOUNT', tier.i, '(' .. nowText, '+inf')
-  while live > cap do
-    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
-    if not victim then break end
-    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
-    if at and at > now then
-      drop(victim, eprefix, tier)
-      evicted[#evicted + 1] = victim
-      live = live - 1
-    elseif strays > 0 then
-      strays = strays - 1
-      drop(victim, eprefix, tier)
-    else
-      break
-    end
-  end
-  if #evicted > 0 then refit(tier, grace) end
-  return evicted
-end
-
--- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
-local function prune(tier, eprefix, now, max)
-  if max <= 0 then return 0 end
-  local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
-  if #dead > 0 then dropAll(dead, eprefix, tier) end
-  return #dead
-end
-
--- The text's words and the tags' words at the start of body `body`: two parts, each a decimal length, `:` and the
--- bytes (EntryCodec.body); nil when the body does not start so.
-local function bodyWords(body)
-  local colon = string.find(body, ':', 1, true)
-  local w = colon and tonumber(string.sub(body, 1, colon - 1))
-  if not w then return nil end
-  local from = colon + w + 1
-  local second = string.find(body, ':', from, true)
-  local g = second and tonumber(string.sub(body, from, second - 1))
-  if not g or second + g > #body then return nil end
-  return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
-end
-
--- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
-local function hasPhrase(body, text, tag)
-  local words, tagWords = bodyWords(body)
-  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
-end
-
--- An entry's record for the ranking hash.
-local function packRank(expiry, importance, created, accessed, count)
-  return struct.pack('>ddddd', expiry, importance, created, accessed, count)
-end
-
--- The five numbers of a record (false for a record that is not one).
-local function unpackRank(record)
-  if not record or #record ~= 40 then return false end
-  return struct.unpack('>ddddd', record)
-end
-
--- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
-local function before(a, b)
-  if a == b then return false end
-  local n = math.min(#a, #b)
-  local from = 1
-  while from <= n do
-    local to = math.min(from + 7, n)
-    if string.sub(a, from, to) ~= string.sub(b, from, to) then
-      for k = from, to do
-        local x, y = string.byte(a, k), string.byte(b, k)
-        if x ~= y then return x < y end
-      end
-    end
-    from = to + 1
-  end
-  return #a < #b
 end
 
 -- A number argument, or an error naming it.
@@ -199,7 +79,8 @@ return {live, remaining}
 -- KEYS[1] entry hash, KEYS[2] tier index i, KEYS[3] priority index p, KEYS[4] ranking hash r,
 -- KEYS[5] lexicographic index x.
 -- ARGV[1] id, ARGV[2] now ms, ARGV[3] entry key prefix, ARGV[4] grace ms, ARGV[5] prune budget.
--- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
+-- Shared by the memory scripts: a script that says `--@include helpers` gets the functions of this file it calls, and
+-- the ones those call (scripts/embed-lua.py): defining a function costs a closure per call of the script.
 --
 -- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
 -- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
@@ -212,21 +93,6 @@ return {live, remaining}
 -- "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's keys outlive its expiry by a grace period, so that
 -- pruning can still read `n`. Scripts get the entry hash prefix (`...:v2:e:`); the body prefix is the same with `b:`.
 -- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
-
--- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
-local function extend(key, at)
-  if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
-end
-
--- Adds entry `id`'s members to the lexicographic index: one per source of `sources` (its field `n`, newline-separated).
-local function addMembers(tier, id, sources)
-  local args = {}
-  for source in string.gmatch(sources, '[^\n]+') do
-    args[#args + 1] = 0
-    args[#args + 1] = source .. '\0' .. id
-  end
-  for first = 1, #args, 1000 do redis.call('ZADD', tier.x, unpack(args, first, math.min(first + 999, #args))) end
-end
 
 -- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
 local function bodyKey(eprefix, id)
@@ -264,14 +130,6 @@ local function drop(id, eprefix, tier)
   dropAll({id}, eprefix, tier)
 end
 
--- The tier's index keys expire together, `grace` after their newest entry: `at` moves them later.
-local function extendAll(tier, at)
-  extend(tier.i, at)
-  extend(tier.p, at)
-  extend(tier.r, at)
-  extend(tier.x, at)
-end
-
 -- After entries were removed: the index keys expire `grace` after their newest remaining entry and are
 -- deleted when none remains.
 local function refit(tier, grace)
@@ -284,85 +142,12 @@ local function refit(tier, grace)
   end
 end
 
--- The tier's cap (0: none): while more than `cap` entries are live, removes the lowest priority one (stepping over
--- at most `strays` dead ones on the way). `nowText` is `now` as the caller passed it. Returns the ids it evicted.
-local function applyCap(tier, eprefix, now, nowText, cap, strays, grace)
-  local evicted = {}
-  if cap <= 0 then return evicted end
-  local live = redis.call('ZCOUNT', tier.i, '(' .. nowText, '+inf')
-  while live > cap do
-    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
-    if not victim then break end
-    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
-    if at and at > now then
-      drop(victim, eprefix, tier)
-      evicted[#evicted + 1] = victim
-      live = live - 1
-    elseif strays > 0 then
-      strays = strays - 1
-      drop(victim, eprefix, tier)
-    else
-      break
-    end
-  end
-  if #evicted > 0 then refit(tier, grace) end
-  return evicted
-end
-
 -- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
 local function prune(tier, eprefix, now, max)
   if max <= 0 then return 0 end
   local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
   if #dead > 0 then dropAll(dead, eprefix, tier) end
   return #dead
-end
-
--- The text's words and the tags' words at the start of body `body`: two parts, each a decimal length, `:` and the
--- bytes (EntryCodec.body); nil when the body does not start so.
-local function bodyWords(body)
-  local colon = string.find(body, ':', 1, true)
-  local w = colon and tonumber(string.sub(body, 1, colon - 1))
-  if not w then return nil end
-  local from = colon + w + 1
-  local second = string.find(body, ':', from, true)
-  local g = second and tonumber(string.sub(body, from, second - 1))
-  if not g or second + g > #body then return nil end
-  return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
-end
-
--- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
-local function hasPhrase(body, text, tag)
-  local words, tagWords = bodyWords(body)
-  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
-end
-
--- An entry's record for the ranking hash.
-local function packRank(expiry, importance, created, accessed, count)
-  return struct.pack('>ddddd', expiry, importance, created, accessed, count)
-end
-
--- The five numbers of a record (false for a record that is not one).
-local function unpackRank(record)
-  if not record or #record ~= 40 then return false end
-  return struct.unpack('>ddddd', record)
-end
-
--- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
-local function before(a, b)
-  if a == b then return false end
-  local n = math.min(#a, #b)
-  local from = 1
-  while from <= n do
-    local to = math.min(from + 7, n)
-    if string.sub(a, from, to) ~= string.sub(b, from, to) then
-      for k = from, to do
-        local x, y = string.byte(a, k), string.byte(b, k)
-        if x ~= y then return x < y end
-      end
-    end
-    from = to + 1
-  end
-  return #a < #b
 end
 
 -- A number argument, or an error naming it.
@@ -391,7 +176,8 @@ return 0
 -- KEYS[5] lexicographic index x, KEYS[6] entry body.
 -- ARGV[1] id, ARGV[2] now ms, ARGV[3] new expiry ms (0: no refresh), ARGV[4] grace ms,
 -- ARGV[5] entry hash prefix, ARGV[6] prune budget.
--- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
+-- Shared by the memory scripts: a script that says `--@include helpers` gets the functions of this file it calls, and
+-- the ones those call (scripts/embed-lua.py): defining a function costs a closure per call of the script.
 --
 -- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
 -- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
@@ -408,16 +194,6 @@ return 0
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
   if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
-end
-
--- Adds entry `id`'s members to the lexicographic index: one per source of `sources` (its field `n`, newline-separated).
-local function addMembers(tier, id, sources)
-  local args = {}
-  for source in string.gmatch(sources, '[^\n]+') do
-    args[#args + 1] = 0
-    args[#args + 1] = source .. '\0' .. id
-  end
-  for first = 1, #args, 1000 do redis.call('ZADD', tier.x, unpack(args, first, math.min(first + 999, #args))) end
 end
 
 -- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
@@ -451,11 +227,6 @@ local function dropAll(ids, eprefix, tier)
   end
 end
 
--- Removes entry `id` (`dropAll` of one).
-local function drop(id, eprefix, tier)
-  dropAll({id}, eprefix, tier)
-end
-
 -- The tier's index keys expire together, `grace` after their newest entry: `at` moves them later.
 local function extendAll(tier, at)
   extend(tier.i, at)
@@ -464,68 +235,12 @@ local function extendAll(tier, at)
   extend(tier.x, at)
 end
 
--- After entries were removed: the index keys expire `grace` after their newest remaining entry and are
--- deleted when none remains.
-local function refit(tier, grace)
-  local newest = redis.call('ZREVRANGE', tier.i, 0, 0, 'WITHSCORES')[2]
-  if newest then
-    local at = tonumber(newest) + grace
-    for _, key in ipairs({tier.i, tier.p, tier.r, tier.x}) do redis.call('PEXPIREAT', key, at) end
-  else
-    redis.call('DEL', tier.i, tier.p, tier.r, tier.x)
-  end
-end
-
--- The tier's cap (0: none): while more than `cap` entries are live, removes the lowest priority one (stepping over
--- at most `strays` dead ones on the way). `nowText` is `now` as the caller passed it. Returns the ids it evicted.
-local function applyCap(tier, eprefix, now, nowText, cap, strays, grace)
-  local evicted = {}
-  if cap <= 0 then return evicted end
-  local live = redis.call('ZCOUNT', tier.i, '(' .. nowText, '+inf')
-  while live > cap do
-    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
-    if not victim then break end
-    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
-    if at and at > now then
-      drop(victim, eprefix, tier)
-      evicted[#evicted + 1] = victim
-      live = live - 1
-    elseif strays > 0 then
-      strays = strays - 1
-      drop(victim, eprefix, tier)
-    else
-      break
-    end
-  end
-  if #evicted > 0 then refit(tier, grace) end
-  return evicted
-end
-
 -- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
 local function prune(tier, eprefix, now, max)
   if max <= 0 then return 0 end
   local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
   if #dead > 0 then dropAll(dead, eprefix, tier) end
   return #dead
-end
-
--- The text's words and the tags' words at the start of body `body`: two parts, each a decimal length, `:` and the
--- bytes (EntryCodec.body); nil when the body does not start so.
-local function bodyWords(body)
-  local colon = string.find(body, ':', 1, true)
-  local w = colon and tonumber(string.sub(body, 1, colon - 1))
-  if not w then return nil end
-  local from = colon + w + 1
-  local second = string.find(body, ':', from, true)
-  local g = second and tonumber(string.sub(body, from, second - 1))
-  if not g or second + g > #body then return nil end
-  return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
-end
-
--- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
-local function hasPhrase(body, text, tag)
-  local words, tagWords = bodyWords(body)
-  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
 end
 
 -- An entry's record for the ranking hash.
@@ -537,24 +252,6 @@ end
 local function unpackRank(record)
   if not record or #record ~= 40 then return false end
   return struct.unpack('>ddddd', record)
-end
-
--- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
-local function before(a, b)
-  if a == b then return false end
-  local n = math.min(#a, #b)
-  local from = 1
-  while from <= n do
-    local to = math.min(from + 7, n)
-    if string.sub(a, from, to) ~= string.sub(b, from, to) then
-      for k = from, to do
-        local x, y = string.byte(a, k), string.byte(b, k)
-        if x ~= y then return x < y end
-      end
-    end
-    from = to + 1
-  end
-  return #a < #b
 end
 
 -- A number argument, or an error naming it.
@@ -602,7 +299,8 @@ return {record, body}
 -- KEYS[1] tier index i, KEYS[2] ranking hash r. ARGV[1] cursor, ARGV[2] page size hint, ARGV[3] now ms,
 -- ARGV[4] entry hash prefix.
 -- Returns {next cursor ("0" at the end), id, record, body, id, record, body, ...} (EntryCodec.entry).
--- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
+-- Shared by the memory scripts: a script that says `--@include helpers` gets the functions of this file it calls, and
+-- the ones those call (scripts/embed-lua.py): defining a function costs a closure per call of the script.
 --
 -- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
 -- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
@@ -616,156 +314,9 @@ return {record, body}
 -- pruning can still read `n`. Scripts get the entry hash prefix (`...:v2:e:`); the body prefix is the same with `b:`.
 -- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
--- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
-local function extend(key, at)
-  if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
-end
-
--- Adds entry `id`'s members to the lexicographic index: one per source of `sources` (its field `n`, newline-separated).
-local function addMembers(tier, id, sources)
-  local args = {}
-  for source in string.gmatch(sources, '[^\n]+') do
-    args[#args + 1] = 0
-    args[#args + 1] = source .. '\0' .. id
-  end
-  for first = 1, #args, 1000 do redis.call('ZADD', tier.x, unpack(args, first, math.min(first + 999, #args))) end
-end
-
 -- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
 local function bodyKey(eprefix, id)
   return string.sub(eprefix, 1, -3) .. 'b:' .. id
-end
-
--- Removes entries `ids`: their index members, hashes and bodies, and their entries in the tier and priority indexes
--- and the ranking hash, with one call per key for all of them (and one read of each hash's `n`).
-local function dropAll(ids, eprefix, tier)
-  local members, keys = {}, {}
-  for _, id in ipairs(ids) do
-    local sources = redis.call('HGET', eprefix .. id, 'n')
-    if sources then
-      for source in string.gmatch(sources, '[^\n]+') do members[#members + 1] = source .. '\0' .. id end
-    end
-    keys[#keys + 1] = eprefix .. id
-    keys[#keys + 1] = bodyKey(eprefix, id)
-  end
-  for first = 1, #members, 1000 do
-    redis.call('ZREM', tier.x, unpack(members, first, math.min(first + 999, #members)))
-  end
-  for first = 1, #keys, 1000 do
-    redis.call('DEL', unpack(keys, first, math.min(first + 999, #keys)))
-  end
-  for first = 1, #ids, 1000 do
-    local last = math.min(first + 999, #ids)
-    redis.call('ZREM', tier.i, unpack(ids, first, last))
-    redis.call('ZREM', tier.p, unpack(ids, first, last))
-    redis.call('HDEL', tier.r, unpack(ids, first, last))
-  end
-end
-
--- Removes entry `id` (`dropAll` of one).
-local function drop(id, eprefix, tier)
-  dropAll({id}, eprefix, tier)
-end
-
--- The tier's index keys expire together, `grace` after their newest entry: `at` moves them later.
-local function extendAll(tier, at)
-  extend(tier.i, at)
-  extend(tier.p, at)
-  extend(tier.r, at)
-  extend(tier.x, at)
-end
-
--- After entries were removed: the index keys expire `grace` after their newest remaining entry and are
--- deleted when none remains.
-local function refit(tier, grace)
-  local newest = redis.call('ZREVRANGE', tier.i, 0, 0, 'WITHSCORES')[2]
-  if newest then
-    local at = tonumber(newest) + grace
-    for _, key in ipairs({tier.i, tier.p, tier.r, tier.x}) do redis.call('PEXPIREAT', key, at) end
-  else
-    redis.call('DEL', tier.i, tier.p, tier.r, tier.x)
-  end
-end
-
--- The tier's cap (0: none): while more than `cap` entries are live, removes the lowest priority one (stepping over
--- at most `strays` dead ones on the way). `nowText` is `now` as the caller passed it. Returns the ids it evicted.
-local function applyCap(tier, eprefix, now, nowText, cap, strays, grace)
-  local evicted = {}
-  if cap <= 0 then return evicted end
-  local live = redis.call('ZCOUNT', tier.i, '(' .. nowText, '+inf')
-  while live > cap do
-    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
-    if not victim then break end
-    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
-    if at and at > now then
-      drop(victim, eprefix, tier)
-      evicted[#evicted + 1] = victim
-      live = live - 1
-    elseif strays > 0 then
-      strays = strays - 1
-      drop(victim, eprefix, tier)
-    else
-      break
-    end
-  end
-  if #evicted > 0 then refit(tier, grace) end
-  return evicted
-end
-
--- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
-local function prune(tier, eprefix, now, max)
-  if max <= 0 then return 0 end
-  local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
-  if #dead > 0 then dropAll(dead, eprefix, tier) end
-  return #dead
-end
-
--- The text's words and the tags' words at the start of body `body`: two parts, each a decimal length, `:` and the
--- bytes (EntryCodec.body); nil when the body does not start so.
-local function bodyWords(body)
-  local colon = string.find(body, ':', 1, true)
-  local w = colon and tonumber(string.sub(body, 1, colon - 1))
-  if not w then return nil end
-  local from = colon + w + 1
-  local second = string.find(body, ':', from, true)
-  local g = second and tonumber(string.sub(body, from, second - 1))
-  if not g or second + g > #body then return nil end
-  return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
-end
-
--- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
-local function hasPhrase(body, text, tag)
-  local words, tagWords = bodyWords(body)
-  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
-end
-
--- An entry's record for the ranking hash.
-local function packRank(expiry, importance, created, accessed, count)
-  return struct.pack('>ddddd', expiry, importance, created, accessed, count)
-end
-
--- The five numbers of a record (false for a record that is not one).
-local function unpackRank(record)
-  if not record or #record ~= 40 then return false end
-  return struct.unpack('>ddddd', record)
-end
-
--- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
-local function before(a, b)
-  if a == b then return false end
-  local n = math.min(#a, #b)
-  local from = 1
-  while from <= n do
-    local to = math.min(from + 7, n)
-    if string.sub(a, from, to) ~= string.sub(b, from, to) then
-      for k = from, to do
-        local x, y = string.byte(a, k), string.byte(b, k)
-        if x ~= y then return x < y end
-      end
-    end
-    from = to + 1
-  end
-  return #a < #b
 end
 
 -- A number argument, or an error naming it.
@@ -813,7 +364,8 @@ return out
 -- KEYS[1] tier index i, KEYS[2] priority index p, KEYS[3] ranking hash r, KEYS[4] lexicographic index x.
 -- ARGV[1] now ms, ARGV[2] entry key prefix, ARGV[3] SCAN cursor, ARGV[4] SCAN count, ARGV[5] grace ms.
 -- Returns {next cursor ("0": done), entries restored, entries dropped (expired or without a body)}.
--- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
+-- Shared by the memory scripts: a script that says `--@include helpers` gets the functions of this file it calls, and
+-- the ones those call (scripts/embed-lua.py): defining a function costs a closure per call of the script.
 --
 -- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
 -- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
@@ -886,70 +438,6 @@ local function extendAll(tier, at)
   extend(tier.x, at)
 end
 
--- After entries were removed: the index keys expire `grace` after their newest remaining entry and are
--- deleted when none remains.
-local function refit(tier, grace)
-  local newest = redis.call('ZREVRANGE', tier.i, 0, 0, 'WITHSCORES')[2]
-  if newest then
-    local at = tonumber(newest) + grace
-    for _, key in ipairs({tier.i, tier.p, tier.r, tier.x}) do redis.call('PEXPIREAT', key, at) end
-  else
-    redis.call('DEL', tier.i, tier.p, tier.r, tier.x)
-  end
-end
-
--- The tier's cap (0: none): while more than `cap` entries are live, removes the lowest priority one (stepping over
--- at most `strays` dead ones on the way). `nowText` is `now` as the caller passed it. Returns the ids it evicted.
-local function applyCap(tier, eprefix, now, nowText, cap, strays, grace)
-  local evicted = {}
-  if cap <= 0 then return evicted end
-  local live = redis.call('ZCOUNT', tier.i, '(' .. nowText, '+inf')
-  while live > cap do
-    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
-    if not victim then break end
-    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
-    if at and at > now then
-      drop(victim, eprefix, tier)
-      evicted[#evicted + 1] = victim
-      live = live - 1
-    elseif strays > 0 then
-      strays = strays - 1
-      drop(victim, eprefix, tier)
-    else
-      break
-    end
-  end
-  if #evicted > 0 then refit(tier, grace) end
-  return evicted
-end
-
--- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
-local function prune(tier, eprefix, now, max)
-  if max <= 0 then return 0 end
-  local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
-  if #dead > 0 then dropAll(dead, eprefix, tier) end
-  return #dead
-end
-
--- The text's words and the tags' words at the start of body `body`: two parts, each a decimal length, `:` and the
--- bytes (EntryCodec.body); nil when the body does not start so.
-local function bodyWords(body)
-  local colon = string.find(body, ':', 1, true)
-  local w = colon and tonumber(string.sub(body, 1, colon - 1))
-  if not w then return nil end
-  local from = colon + w + 1
-  local second = string.find(body, ':', from, true)
-  local g = second and tonumber(string.sub(body, from, second - 1))
-  if not g or second + g > #body then return nil end
-  return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
-end
-
--- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
-local function hasPhrase(body, text, tag)
-  local words, tagWords = bodyWords(body)
-  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
-end
-
 -- An entry's record for the ranking hash.
 local function packRank(expiry, importance, created, accessed, count)
   return struct.pack('>ddddd', expiry, importance, created, accessed, count)
@@ -959,24 +447,6 @@ end
 local function unpackRank(record)
   if not record or #record ~= 40 then return false end
   return struct.unpack('>ddddd', record)
-end
-
--- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
-local function before(a, b)
-  if a == b then return false end
-  local n = math.min(#a, #b)
-  local from = 1
-  while from <= n do
-    local to = math.min(from + 7, n)
-    if string.sub(a, from, to) ~= string.sub(b, from, to) then
-      for k = from, to do
-        local x, y = string.byte(a, k), string.byte(b, k)
-        if x ~= y then return x < y end
-      end
-    end
-    from = to + 1
-  end
-  return #a < #b
 end
 
 -- A number argument, or an error naming it.
@@ -1027,7 +497,8 @@ return {reply[1], restored, dropped}
 -- items: all-of tags (hex), any-of tags (hex), user (0 or 1: hex, value), session (0 or 1: hex, value),
 -- metadata (pairs: key, value), distinct query words.
 -- Returns {candidates, examined, id, record, body, id, record, body, ...} (EntryCodec.entry).
--- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
+-- Shared by the memory scripts: a script that says `--@include helpers` gets the functions of this file it calls, and
+-- the ones those call (scripts/embed-lua.py): defining a function costs a closure per call of the script.
 --
 -- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
 -- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
@@ -1041,138 +512,20 @@ return {reply[1], restored, dropped}
 -- pruning can still read `n`. Scripts get the entry hash prefix (`...:v2:e:`); the body prefix is the same with `b:`.
 -- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
 
--- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
-local function extend(key, at)
-  if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
-end
-
--- Adds entry `id`'s members to the lexicographic index: one per source of `sources` (its field `n`, newline-separated).
-local function addMembers(tier, id, sources)
-  local args = {}
-  for source in string.gmatch(sources, '[^\n]+') do
-    args[#args + 1] = 0
-    args[#args + 1] = source .. '\0' .. id
-  end
-  for first = 1, #args, 1000 do redis.call('ZADD', tier.x, unpack(args, first, math.min(first + 999, #args))) end
-end
-
--- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
-local function bodyKey(eprefix, id)
-  return string.sub(eprefix, 1, -3) .. 'b:' .. id
-end
-
--- Removes entries `ids`: their index members, hashes and bodies, and their entries in the tier and priority indexes
--- and the ranking hash, with one call per key for all of them (and one read of each hash's `n`).
-local function dropAll(ids, eprefix, tier)
-  local members, keys = {}, {}
-  for _, id in ipairs(ids) do
-    local sources = redis.call('HGET', eprefix .. id, 'n')
-    if sources then
-      for source in string.gmatch(sources, '[^\n]+') do members[#members + 1] = source .. '\0' .. id end
-    end
-    keys[#keys + 1] = eprefix .. id
-    keys[#keys + 1] = bodyKey(eprefix, id)
-  end
-  for first = 1, #members, 1000 do
-    redis.call('ZREM', tier.x, unpack(members, first, math.min(first + 999, #members)))
-  end
-  for first = 1, #keys, 1000 do
-    redis.call('DEL', unpack(keys, first, math.min(first + 999, #keys)))
-  end
-  for first = 1, #ids, 1000 do
-    local last = math.min(first + 999, #ids)
-    redis.call('ZREM', tier.i, unpack(ids, first, last))
-    redis.call('ZREM', tier.p, unpack(ids, first, last))
-    redis.call('HDEL', tier.r, unpack(ids, first, last))
-  end
-end
-
--- Removes entry `id` (`dropAll` of one).
-local function drop(id, eprefix, tier)
-  dropAll({id}, eprefix, tier)
-end
-
--- The tier's index keys expire together, `grace` after their newest entry: `at` moves them later.
-local function extendAll(tier, at)
-  extend(tier.i, at)
-  extend(tier.p, at)
-  extend(tier.r, at)
-  extend(tier.x, at)
-end
-
--- After entries were removed: the index keys expire `grace` after their newest remaining entry and are
--- deleted when none remains.
-local function refit(tier, grace)
-  local newest = redis.call('ZREVRANGE', tier.i, 0, 0, 'WITHSCORES')[2]
-  if newest then
-    local at = tonumber(newest) + grace
-    for _, key in ipairs({tier.i, tier.p, tier.r, tier.x}) do redis.call('PEXPIREAT', key, at) end
-  else
-    redis.call('DEL', tier.i, tier.p, tier.r, tier.x)
-  end
-end
-
--- The tier's cap (0: none): while more than `cap` entries are live, removes the lowest priority one (stepping over
--- at most `strays` dead ones on the way). `nowText` is `now` as the caller passed it. Returns the ids it evicted.
-local function applyCap(tier, eprefix, now, nowText, cap, strays, grace)
-  local evicted = {}
-  if cap <= 0 then return evicted end
-  local live = redis.call('ZCOUNT', tier.i, '(' .. nowText, '+inf')
-  while live > cap do
-    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
-    if not victim then break end
-    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
-    if at and at > now then
-      drop(victim, eprefix, tier)
-      evicted[#evicted + 1] = victim
-      live = live - 1
-    elseif strays > 0 then
-      strays = strays - 1
-      drop(victim, eprefix, tier)
-    else
-      break
-    end
-  end
-  if #evicted > 0 then refit(tier, grace) end
-  return evicted
-end
-
--- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
-local function prune(tier, eprefix, now, max)
-  if max <= 0 then return 0 end
-  local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
-  if #dead > 0 then dropAll(dead, eprefix, tier) end
-  return #dead
-end
-
--- The text's words and the tags' words at the start of body `body`: two parts, each a decimal length, `:` and the
--- bytes (EntryCodec.body); nil when the body does not start so.
-local function bodyWords(body)
-  local colon = string.find(body, ':', 1, true)
-  local w = colon and tonumber(string.sub(body, 1, colon - 1))
-  if not w then return nil end
-  local from = colon + w + 1
-  local second = string.find(body, ':', from, true)
-  local g = second and tonumber(string.sub(body, from, second - 1))
-  if not g or second + g > #body then return nil end
-  return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
-end
-
--- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
+-- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words (the first two parts,
+-- see `bodyWords`). It searches the body in place, without copying the parts: a C function call is the costly step of
+-- this server's Lua (over a thousand instructions), so a phrase in the text takes two calls. A malformed body is
+-- never an error (its phrase is not found, or found where its framing says).
 local function hasPhrase(body, text, tag)
-  local words, tagWords = bodyWords(body)
-  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
-end
-
--- An entry's record for the ranking hash.
-local function packRank(expiry, importance, created, accessed, count)
-  return struct.pack('>ddddd', expiry, importance, created, accessed, count)
-end
-
--- The five numbers of a record (false for a record that is not one).
-local function unpackRank(record)
-  if not record or #record ~= 40 then return false end
-  return struct.unpack('>ddddd', record)
+  local _, open, w = string.find(body, '^(%d+):')
+  if not open then return false end
+  local close = open + w  -- `w` is a string of digits: Lua's arithmetic reads it as a number
+  local at = string.find(body, text, open + 1, true)
+  if at and at + #text - 1 <= close then return true end
+  local _, tagOpen, g = string.find(body, '^(%d+):', close + 1)
+  if not tagOpen then return false end
+  at = string.find(body, tag, tagOpen + 1, true)
+  return at ~= nil and at + #tag - 1 <= tagOpen + g
 end
 
 -- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
@@ -1400,7 +753,7 @@ else
   list = out
 end
 
--- Ranking (RecallRanking.ranksBefore) with a heap. Ties on id: with one source, by place in the index;
+-- Ranking (RecallRanking.ranksBefore). Ties on id: with one source, by place in the index;
 -- otherwise ids MemorySystem makes (32 lowercase hex digits) compare as three numbers, other ids bytewise.
 local function idKey(candidate)
   local key = candidate[7]
@@ -1428,6 +781,62 @@ local function better(a, b)
   end
   return before(b[1], a[1])
 end
+-- Bodies and phrase checks. `readBodies` reads the bodies of `candidates` not read yet, one MGET per 1,000. `settle`
+-- takes a candidate on its way out: false when its body is gone (evicted; its ranking data and the members that led
+-- here go too, a sweep removes the rest), else true, after its phrase check (a candidate with every word that fails
+-- it drops to its share of words; the second result says so).
+local textPhrase, tagPhrase = ' ' .. phrase .. ' ', '\n ' .. phrase .. ' \n'
+local bprefix = string.sub(eprefix, 1, -3) .. 'b:'
+local function readBodies(candidates)
+  local unread = {}
+  for _, candidate in ipairs(candidates) do
+    if not candidate[8] then unread[#unread + 1] = candidate end
+  end
+  for first = 1, #unread, 1000 do
+    local names = {}
+    for k = first, math.min(first + 999, #unread) do names[#names + 1] = bprefix .. unread[k][1] end
+    local bodies = redis.call('MGET', unpack(names))
+    for k = 1, #bodies do unread[first + k - 1][8] = bodies[k] end
+  end
+end
+local function settle(candidate)
+  if not candidate[8] then
+    redis.call('HDEL', KEYS[2], candidate[1])
+    for _, source in ipairs(chosen) do redis.call('ZREM', x, source .. '\0' .. candidate[1]) end
+    return false, false
+  end
+  if candidate[6] then
+    candidate[6] = false
+    if not hasPhrase(candidate[8], textPhrase, tagPhrase) then
+      candidate[5] = q
+      return true, true
+    end
+  end
+  return true, false
+end
+local out = {total, examined}
+local function emit(candidate)
+  out[#out + 1] = candidate[1]
+  out[#out + 1] = candidate[9]
+  out[#out + 1] = candidate[8]
+end
+
+-- No more candidates than the limit (a selective query): every one that still has its body is in the answer, so all
+-- bodies are read at once, every phrase check is settled, and one sort orders them.
+if #list <= limit then
+  readBodies(list)
+  local kept = {}
+  for _, candidate in ipairs(list) do
+    if settle(candidate) then kept[#kept + 1] = candidate end
+  end
+  table.sort(kept, better)
+  for _, candidate in ipairs(kept) do emit(candidate) end
+  return out
+end
+
+-- More: a heap gives the best `limit` in rank order. Each round pops as many as are still wanted and reads their
+-- bodies; from the first candidate whose phrase check fails on, the round's candidates (checks done, bodies kept) go
+-- back to the heap instead of out, so the order stays exact and each candidate is read and checked once.
 local heap = list
 local function down(k)
   local n = #heap
@@ -1449,13 +858,6 @@ local function up(k)
   end
 end
 for k = math.floor(#heap / 2), 1, -1 do down(k) end
-
--- The best `limit`, in rank order: each round pops as many as are still wanted and reads the bodies it has not read
--- with one MGET per 1,000. A candidate that fails the phrase check drops to its share of words; from the first such
--- candidate on, the round's candidates (their phrase checks done, bodies kept) go back to the heap instead of out, so
--- the order stays exact, and each candidate is read and checked once.
-local textPhrase, tagPhrase = ' ' .. phrase .. ' ', '\n ' .. phrase .. ' \n'
-local bprefix = string.sub(eprefix, 1, -3) .. 'b:'
 local function pop()
   local top = heap[1]
   heap[1] = heap[#heap]
@@ -1463,45 +865,21 @@ local function pop()
   if #heap > 0 then down(1) end
   return top
 end
-local out = {total, examined}
 local returned = 0
 while returned < limit and #heap > 0 do
-  local round, unread = {}, {}
-  while #round < limit - returned and #heap > 0 do
-    local top = pop()
-    round[#round + 1] = top
-    if not top[8] then unread[#unread + 1] = top end
-  end
-  for first = 1, #unread, 1000 do
-    local names = {}
-    for k = first, math.min(first + 999, #unread) do names[#names + 1] = bprefix .. unread[k][1] end
-    local bodies = redis.call('MGET', unpack(names))
-    for k = 1, #bodies do unread[first + k - 1][8] = bodies[k] end
-  end
+  local round = {}
+  while #round < limit - returned and #heap > 0 do round[#round + 1] = pop() end
+  readBodies(round)
   local back = false
   for _, top in ipairs(round) do
-    local body = top[8]
-    if not body then
-      -- The body is gone (evicted): its ranking data and the members that led here go too (a sweep removes the rest).
-      redis.call('HDEL', KEYS[2], top[1])
-      for _, source in ipairs(chosen) do redis.call('ZREM', x, source .. '\0' .. top[1]) end
-    else
-      if top[6] then
-        top[6] = false
-        if not hasPhrase(body, textPhrase, tagPhrase) then
-          top[5] = q
-          back = true
-        end
-      end
-      if back then
-        heap[#heap + 1] = top
-        up(#heap)
-      else
-        out[#out + 1] = top[1]
-        out[#out + 1] = top[9]
-        out[#out + 1] = body
-        returned = returned + 1
-      end
+    local live, failed = settle(top)
+    back = back or failed
+    if live and back then
+      heap[#heap + 1] = top
+      up(#heap)
+    elseif live then
+      emit(top)
+      returned = returned + 1
     end
   end
 end
@@ -1520,7 +898,8 @@ return out
 -- record in the ranking hash), ARGV[13] the entry's body (EntryCodec.body), ARGV[14...] more hash fields and values
 -- (`m` metadata for recall's metadata filter; `w`, `g` the words, in a tier without a word index).
 -- Every argument is checked before the first write.
--- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
+-- Shared by the memory scripts: a script that says `--@include helpers` gets the functions of this file it calls, and
+-- the ones those call (scripts/embed-lua.py): defining a function costs a closure per call of the script.
 --
 -- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
 -- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
@@ -1651,39 +1030,9 @@ local function bodyWords(body)
   return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
 end
 
--- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
-local function hasPhrase(body, text, tag)
-  local words, tagWords = bodyWords(body)
-  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
-end
-
 -- An entry's record for the ranking hash.
 local function packRank(expiry, importance, created, accessed, count)
   return struct.pack('>ddddd', expiry, importance, created, accessed, count)
-end
-
--- The five numbers of a record (false for a record that is not one).
-local function unpackRank(record)
-  if not record or #record ~= 40 then return false end
-  return struct.unpack('>ddddd', record)
-end
-
--- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
-local function before(a, b)
-  if a == b then return false end
-  local n = math.min(#a, #b)
-  local from = 1
-  while from <= n do
-    local to = math.min(from + 7, n)
-    if string.sub(a, from, to) ~= string.sub(b, from, to) then
-      for k = from, to do
-        local x, y = string.byte(a, k), string.byte(b, k)
-        if x ~= y then return x < y end
-      end
-    end
-    from = to + 1
-  end
-  return #a < #b
 end
 
 -- A number argument, or an error naming it.
@@ -1732,7 +1081,8 @@ return applyCap(tier, eprefix, now, ARGV[2], cap, budget, grace)
 -- entry: id, expiry ms, importance, index sources (newline-separated), created ms, last access ms, access count,
 -- body (EntryCodec.body), the number of extra hash field pairs, and those pairs.
 -- Every argument is checked before the first write; ids must be distinct within a batch.
--- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
+-- Shared by the memory scripts: a script that says `--@include helpers` gets the functions of this file it calls, and
+-- the ones those call (scripts/embed-lua.py): defining a function costs a closure per call of the script.
 --
 -- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
 -- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
@@ -1749,16 +1099,6 @@ return applyCap(tier, eprefix, now, ARGV[2], cap, budget, grace)
 -- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
 local function extend(key, at)
   if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
-end
-
--- Adds entry `id`'s members to the lexicographic index: one per source of `sources` (its field `n`, newline-separated).
-local function addMembers(tier, id, sources)
-  local args = {}
-  for source in string.gmatch(sources, '[^\n]+') do
-    args[#args + 1] = 0
-    args[#args + 1] = source .. '\0' .. id
-  end
-  for first = 1, #args, 1000 do redis.call('ZADD', tier.x, unpack(args, first, math.min(first + 999, #args))) end
 end
 
 -- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
@@ -1863,39 +1203,9 @@ local function bodyWords(body)
   return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
 end
 
--- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
-local function hasPhrase(body, text, tag)
-  local words, tagWords = bodyWords(body)
-  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
-end
-
 -- An entry's record for the ranking hash.
 local function packRank(expiry, importance, created, accessed, count)
   return struct.pack('>ddddd', expiry, importance, created, accessed, count)
-end
-
--- The five numbers of a record (false for a record that is not one).
-local function unpackRank(record)
-  if not record or #record ~= 40 then return false end
-  return struct.unpack('>ddddd', record)
-end
-
--- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
-local function before(a, b)
-  if a == b then return false end
-  local n = math.min(#a, #b)
-  local from = 1
-  while from <= n do
-    local to = math.min(from + 7, n)
-    if string.sub(a, from, to) ~= string.sub(b, from, to) then
-      for k = from, to do
-        local x, y = string.byte(a, k), string.byte(b, k)
-        if x ~= y then return x < y end
-      end
-    end
-    from = to + 1
-  end
-  return #a < #b
 end
 
 -- A number argument, or an error naming it.
@@ -1984,7 +1294,8 @@ return applyCap(tier, eprefix, now, ARGV[1], cap, budget, grace)
 -- KEYS[1] tier index i, KEYS[2] priority index p, KEYS[3] ranking hash r, KEYS[4] lexicographic index x.
 -- ARGV[1] now ms, ARGV[2] entry key prefix, ARGV[3] batch size, ARGV[4] cursor ("x0" starts a pass).
 -- Returns {expired entries removed, stray index members removed, next cursor}.
--- Shared by the memory scripts: a script that says `--@include helpers` gets these functions.
+-- Shared by the memory scripts: a script that says `--@include helpers` gets the functions of this file it calls, and
+-- the ones those call (scripts/embed-lua.py): defining a function costs a closure per call of the script.
 --
 -- One tier's keys (all inside the namespace's hash tag, under `<tier>:v2:`): per entry, `e:<id>` a small hash (`n` its
 -- index sources, newline-separated; `e` expiry, `i` importance and `c` created ms, for pruning, sweeps and rebuilds;
@@ -1997,21 +1308,6 @@ return applyCap(tier, eprefix, now, ARGV[1], cap, budget, grace)
 -- "t<tag hex>", "u<user hex>" or "s<session hex>"). An entry's keys outlive its expiry by a grace period, so that
 -- pruning can still read `n`. Scripts get the entry hash prefix (`...:v2:e:`); the body prefix is the same with `b:`.
 -- Scripts name the four index keys in a table: {i = ..., p = ..., r = ..., x = ...}.
-
--- Moves a key's expiry to `at` when that is later; a key without an expiry gets `at`.
-local function extend(key, at)
-  if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
-end
-
--- Adds entry `id`'s members to the lexicographic index: one per source of `sources` (its field `n`, newline-separated).
-local function addMembers(tier, id, sources)
-  local args = {}
-  for source in string.gmatch(sources, '[^\n]+') do
-    args[#args + 1] = 0
-    args[#args + 1] = source .. '\0' .. id
-  end
-  for first = 1, #args, 1000 do redis.call('ZADD', tier.x, unpack(args, first, math.min(first + 999, #args))) end
-end
 
 -- The key of entry `id`'s body, from the entry hash prefix (which ends in `e:`).
 local function bodyKey(eprefix, id)
@@ -2049,105 +1345,12 @@ local function drop(id, eprefix, tier)
   dropAll({id}, eprefix, tier)
 end
 
--- The tier's index keys expire together, `grace` after their newest entry: `at` moves them later.
-local function extendAll(tier, at)
-  extend(tier.i, at)
-  extend(tier.p, at)
-  extend(tier.r, at)
-  extend(tier.x, at)
-end
-
--- After entries were removed: the index keys expire `grace` after their newest remaining entry and are
--- deleted when none remains.
-local function refit(tier, grace)
-  local newest = redis.call('ZREVRANGE', tier.i, 0, 0, 'WITHSCORES')[2]
-  if newest then
-    local at = tonumber(newest) + grace
-    for _, key in ipairs({tier.i, tier.p, tier.r, tier.x}) do redis.call('PEXPIREAT', key, at) end
-  else
-    redis.call('DEL', tier.i, tier.p, tier.r, tier.x)
-  end
-end
-
--- The tier's cap (0: none): while more than `cap` entries are live, removes the lowest priority one (stepping over
--- at most `strays` dead ones on the way). `nowText` is `now` as the caller passed it. Returns the ids it evicted.
-local function applyCap(tier, eprefix, now, nowText, cap, strays, grace)
-  local evicted = {}
-  if cap <= 0 then return evicted end
-  local live = redis.call('ZCOUNT', tier.i, '(' .. nowText, '+inf')
-  while live > cap do
-    local victim = redis.call('ZRANGE', tier.p, 0, 0)[1]
-    if not victim then break end
-    local at = tonumber(redis.call('ZSCORE', tier.i, victim))
-    if at and at > now then
-      drop(victim, eprefix, tier)
-      evicted[#evicted + 1] = victim
-      live = live - 1
-    elseif strays > 0 then
-      strays = strays - 1
-      drop(victim, eprefix, tier)
-    else
-      break
-    end
-  end
-  if #evicted > 0 then refit(tier, grace) end
-  return evicted
-end
-
 -- Removes up to `max` expired entries, the earliest expiry first. Returns how many.
 local function prune(tier, eprefix, now, max)
   if max <= 0 then return 0 end
   local dead = redis.call('ZRANGEBYSCORE', tier.i, '-inf', now, 'LIMIT', 0, max)
   if #dead > 0 then dropAll(dead, eprefix, tier) end
   return #dead
-end
-
--- The text's words and the tags' words at the start of body `body`: two parts, each a decimal length, `:` and the
--- bytes (EntryCodec.body); nil when the body does not start so.
-local function bodyWords(body)
-  local colon = string.find(body, ':', 1, true)
-  local w = colon and tonumber(string.sub(body, 1, colon - 1))
-  if not w then return nil end
-  local from = colon + w + 1
-  local second = string.find(body, ':', from, true)
-  local g = second and tonumber(string.sub(body, from, second - 1))
-  if not g or second + g > #body then return nil end
-  return string.sub(body, colon + 1, colon + w), string.sub(body, second + 1, second + g)
-end
-
--- Whether body `body` has the phrase: `text` in its text's words or `tag` in its tags' words.
-local function hasPhrase(body, text, tag)
-  local words, tagWords = bodyWords(body)
-  return words ~= nil and (string.find(words, text, 1, true) ~= nil or string.find(tagWords, tag, 1, true) ~= nil)
-end
-
--- An entry's record for the ranking hash.
-local function packRank(expiry, importance, created, accessed, count)
-  return struct.pack('>ddddd', expiry, importance, created, accessed, count)
-end
-
--- The five numbers of a record (false for a record that is not one).
-local function unpackRank(record)
-  if not record or #record ~= 40 then return false end
-  return struct.unpack('>ddddd', record)
-end
-
--- Whether `a` sorts before `b` bytewise (Lua's `<` on strings follows the server's locale, so it is not used).
-local function before(a, b)
-  if a == b then return false end
-  local n = math.min(#a, #b)
-  local from = 1
-  while from <= n do
-    local to = math.min(from + 7, n)
-    if string.sub(a, from, to) ~= string.sub(b, from, to) then
-      for k = from, to do
-        local x, y = string.byte(a, k), string.byte(b, k)
-        if x ~= y then return x < y end
-      end
-    end
-    from = to + 1
-  end
-  return #a < #b
 end
 
 -- A number argument, or an error naming it.

@@ -213,7 +213,7 @@ else
   list = out
 end
 
--- Ranking (RecallRanking.ranksBefore) with a heap. Ties on id: with one source, by place in the index;
+-- Ranking (RecallRanking.ranksBefore). Ties on id: with one source, by place in the index;
 -- otherwise ids MemorySystem makes (32 lowercase hex digits) compare as three numbers, other ids bytewise.
 local function idKey(candidate)
   local key = candidate[7]
@@ -241,6 +241,62 @@ local function better(a, b)
   end
   return before(b[1], a[1])
 end
+-- Bodies and phrase checks. `readBodies` reads the bodies of `candidates` not read yet, one MGET per 1,000. `settle`
+-- takes a candidate on its way out: false when its body is gone (evicted; its ranking data and the members that led
+-- here go too, a sweep removes the rest), else true, after its phrase check (a candidate with every word that fails
+-- it drops to its share of words; the second result says so).
+local textPhrase, tagPhrase = ' ' .. phrase .. ' ', '\n ' .. phrase .. ' \n'
+local bprefix = string.sub(eprefix, 1, -3) .. 'b:'
+local function readBodies(candidates)
+  local unread = {}
+  for _, candidate in ipairs(candidates) do
+    if not candidate[8] then unread[#unread + 1] = candidate end
+  end
+  for first = 1, #unread, 1000 do
+    local names = {}
+    for k = first, math.min(first + 999, #unread) do names[#names + 1] = bprefix .. unread[k][1] end
+    local bodies = redis.call('MGET', unpack(names))
+    for k = 1, #bodies do unread[first + k - 1][8] = bodies[k] end
+  end
+end
+local function settle(candidate)
+  if not candidate[8] then
+    redis.call('HDEL', KEYS[2], candidate[1])
+    for _, source in ipairs(chosen) do redis.call('ZREM', x, source .. '\0' .. candidate[1]) end
+    return false, false
+  end
+  if candidate[6] then
+    candidate[6] = false
+    if not hasPhrase(candidate[8], textPhrase, tagPhrase) then
+      candidate[5] = q
+      return true, true
+    end
+  end
+  return true, false
+end
+local out = {total, examined}
+local function emit(candidate)
+  out[#out + 1] = candidate[1]
+  out[#out + 1] = candidate[9]
+  out[#out + 1] = candidate[8]
+end
+
+-- No more candidates than the limit (a selective query): every one that still has its body is in the answer, so all
+-- bodies are read at once, every phrase check is settled, and one sort orders them.
+if #list <= limit then
+  readBodies(list)
+  local kept = {}
+  for _, candidate in ipairs(list) do
+    if settle(candidate) then kept[#kept + 1] = candidate end
+  end
+  table.sort(kept, better)
+  for _, candidate in ipairs(kept) do emit(candidate) end
+  return out
+end
+
+-- More: a heap gives the best `limit` in rank order. Each round pops as many as are still wanted and reads their
+-- bodies; from the first candidate whose phrase check fails on, the round's candidates (checks done, bodies kept) go
+-- back to the heap instead of out, so the order stays exact and each candidate is read and checked once.
 local heap = list
 local function down(k)
   local n = #heap
@@ -262,13 +318,6 @@ local function up(k)
   end
 end
 for k = math.floor(#heap / 2), 1, -1 do down(k) end
-
--- The best `limit`, in rank order: each round pops as many as are still wanted and reads the bodies it has not read
--- with one MGET per 1,000. A candidate that fails the phrase check drops to its share of words; from the first such
--- candidate on, the round's candidates (their phrase checks done, bodies kept) go back to the heap instead of out, so
--- the order stays exact, and each candidate is read and checked once.
-local textPhrase, tagPhrase = ' ' .. phrase .. ' ', '\n ' .. phrase .. ' \n'
-local bprefix = string.sub(eprefix, 1, -3) .. 'b:'
 local function pop()
   local top = heap[1]
   heap[1] = heap[#heap]
@@ -276,45 +325,21 @@ local function pop()
   if #heap > 0 then down(1) end
   return top
 end
-local out = {total, examined}
 local returned = 0
 while returned < limit and #heap > 0 do
-  local round, unread = {}, {}
-  while #round < limit - returned and #heap > 0 do
-    local top = pop()
-    round[#round + 1] = top
-    if not top[8] then unread[#unread + 1] = top end
-  end
-  for first = 1, #unread, 1000 do
-    local names = {}
-    for k = first, math.min(first + 999, #unread) do names[#names + 1] = bprefix .. unread[k][1] end
-    local bodies = redis.call('MGET', unpack(names))
-    for k = 1, #bodies do unread[first + k - 1][8] = bodies[k] end
-  end
+  local round = {}
+  while #round < limit - returned and #heap > 0 do round[#round + 1] = pop() end
+  readBodies(round)
   local back = false
   for _, top in ipairs(round) do
-    local body = top[8]
-    if not body then
-      -- The body is gone (evicted): its ranking data and the members that led here go too (a sweep removes the rest).
-      redis.call('HDEL', KEYS[2], top[1])
-      for _, source in ipairs(chosen) do redis.call('ZREM', x, source .. '\0' .. top[1]) end
-    else
-      if top[6] then
-        top[6] = false
-        if not hasPhrase(body, textPhrase, tagPhrase) then
-          top[5] = q
-          back = true
-        end
-      end
-      if back then
-        heap[#heap + 1] = top
-        up(#heap)
-      else
-        out[#out + 1] = top[1]
-        out[#out + 1] = top[9]
-        out[#out + 1] = body
-        returned = returned + 1
-      end
+    local live, failed = settle(top)
+    back = back or failed
+    if live and back then
+      heap[#heap + 1] = top
+      up(#heap)
+    elseif live then
+      emit(top)
+      returned = returned + 1
     end
   end
 end
