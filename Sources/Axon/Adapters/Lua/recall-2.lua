@@ -15,11 +15,20 @@
 local x, eprefix = KEYS[1], ARGV[2]
 local now, budget, limit = number(ARGV[1], 'now'), number(ARGV[3], 'budget'), number(ARGV[4], 'limit')
 local indexesWords = ARGV[5] == '1'
-local hasImportance, lowImportance, highImportance = ARGV[6] == '1', number(ARGV[7], 'importance'), number(ARGV[8], 'importance')
-local hasCreated, createdFrom, createdTo = ARGV[9] == '1', number(ARGV[10], 'created'), number(ARGV[11], 'created')
+-- (Bounds are read only when used, and an empty list is one shared table: each C call and table costs.)
+local hasImportance, hasCreated = ARGV[6] == '1', ARGV[9] == '1'
+local lowImportance = hasImportance and number(ARGV[7], 'importance')
+local highImportance = hasImportance and number(ARGV[8], 'importance')
+local createdFrom = hasCreated and number(ARGV[10], 'created')
+local createdTo = hasCreated and number(ARGV[11], 'created')
 local phrase = ARGV[12]
 local position = 13
+local none = {}
 local function list(width)
+  if ARGV[position] == '0' then
+    position = position + 1
+    return none
+  end
   local n = number(ARGV[position], 'count')
   local items = {}
   for k = 1, n * width do items[k] = ARGV[position + k] end
