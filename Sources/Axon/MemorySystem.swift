@@ -238,23 +238,25 @@ public final class MemorySystem: Sendable {
                                 kind: telemetry.map { _ in MemoryTelemetry.kind(of: RecallQuery(text: query, filter: filter, limit: 1, budget: 1)) }) {
             guard limit > 0 else { throw MemoryError.invalidArgument("limit must be positive, got \(limit)") }
             let now = Date()
-            var combined = RecallResult(entries: [], candidates: 0, examined: 0, isExhaustive: true)
+            var results: [RecallResult] = []
             var seen: Set<MemoryTier> = []
             for tier in tiers where seen.insert(tier).inserted {
                 let (adapter, policy) = try resolve(tier)
                 let request = RecallQuery(text: query, filter: filter, limit: limit, budget: policy.recallBudget)
-                let result = try await perform { try await adapter.recall(request, tier: tier, policy: policy, now: now) }
+                results.append(try await perform { try await adapter.recall(request, tier: tier, policy: policy, now: now) })
+            }
+            // One tier's answer is returned as it is (its entries are not copied).
+            if results.count == 1 { return results[0] }
+            var combined = RecallResult(entries: [], candidates: 0, examined: 0, isExhaustive: true)
+            for result in results {
                 combined.entries += result.entries
                 combined.candidates += result.candidates
                 combined.examined += result.examined
                 combined.isExhaustive = combined.isExhaustive && result.isExhaustive
             }
-            if seen.count > 1 {
-                // Each tier returned its best `limit`; the same ranking merges them.
-                combined.entries = Array(RecallRanking(words: SearchWords.query(query)).rank(combined.entries).prefix(limit))
-            }
+            // Each tier returned its best `limit`; the same ranking merges them.
+            combined.entries = Array(RecallRanking(words: SearchWords.query(query)).rank(combined.entries).prefix(limit))
             return combined
-    
         }
     }
 

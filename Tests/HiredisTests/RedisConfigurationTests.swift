@@ -114,4 +114,16 @@ struct RedisConfigurationTests {
         #expect(RedisCommand("PING").arguments == [Array("PING".utf8)])
         #expect(RedisCommand("ECHO", "").arguments == [Array("ECHO".utf8), []])
     }
+
+    @Test func integersAreTheirDecimalDigits() {
+        let integers: [any RedisArgument] = [
+            0, 7, 10, -1, -10, Int.max, Int.min, Int64.min, Int32.min, Int32.max, UInt.max, UInt64.max, UInt32.max, 1_795_843_028_176,
+        ]
+        let expected = ["0", "7", "10", "-1", "-10", "\(Int.max)", "\(Int.min)", "\(Int64.min)", "\(Int32.min)", "\(Int32.max)",
+                        "\(UInt.max)", "\(UInt64.max)", "\(UInt32.max)", "1795843028176"]
+        #expect(RedisCommand("X", arguments: integers).arguments.dropFirst().map { String(decoding: $0, as: UTF8.self) } == expected)
+        // Lengths and counts of ten and more (the header and each bulk).
+        let long = RedisCommand("X", arguments: Array(repeating: String(repeating: "a", count: 12), count: 11))
+        #expect(long.encoded.starts(with: Array("*12\r\n$1\r\nX\r\n$12\r\naaaaaaaaaaaa\r\n".utf8)))
+    }
 }

@@ -17,15 +17,25 @@ import Hiredis
 struct RedisKeyspace: Sendable {
     let prefix: String
 
+    /// Each tier's key prefix, made once (every operation names several keys of its tier).
+    private let ephemeralPrefix: String, sessionPrefix: String
+
     init(namespace: String) {
         prefix = "axon:{ns.\(Self.hex(TextNormalization.nfc(namespace)))}:"
+        ephemeralPrefix = "\(prefix)\(MemoryTier.ephemeral.rawValue):v\(Self.layoutVersion):"
+        sessionPrefix = "\(prefix)\(MemoryTier.session.rawValue):v\(Self.layoutVersion):"
     }
 
     /// The layout version in every tier key (`<tier>:v2:`).
     static let layoutVersion = 2
 
     /// What every key of `tier` starts with.
-    func tierPrefix(_ tier: MemoryTier) -> String { "\(prefix)\(tier.rawValue):v\(Self.layoutVersion):" }
+    func tierPrefix(_ tier: MemoryTier) -> String {
+        switch tier {
+        case .ephemeral: ephemeralPrefix
+        case .session: sessionPrefix
+        }
+    }
     func entry(_ tier: MemoryTier, _ id: String) -> String { entryPrefix(tier) + id }
     /// An entry's body (a string beside its hash; the scripts derive it from `entryPrefix` with `b:` for `e:`).
     func body(_ tier: MemoryTier, _ id: String) -> String { tierPrefix(tier) + "b:" + id }

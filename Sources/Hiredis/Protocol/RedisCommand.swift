@@ -46,7 +46,8 @@ public struct RedisCommand: Sendable, Hashable {
         out.reserveCapacity(body.count + name.utf8.count + 24)
         out.append(UInt8(ascii: "*"))
         Self.appendDecimal(argumentCount, to: &out)
-        out.append(contentsOf: [13, 10])
+        out.append(13)
+        out.append(10)
         Self.appendBulk(name.utf8, to: &out)
         out.append(contentsOf: body)
         return out
@@ -108,17 +109,19 @@ public struct RedisCommand: Sendable, Hashable {
     static func appendBulk(_ bytes: some Collection<UInt8>, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "$"))
         appendDecimal(bytes.count, to: &out)
-        out.append(contentsOf: [13, 10])
+        out.append(13)
+        out.append(10)
         out.append(contentsOf: bytes)
-        out.append(contentsOf: [13, 10])
+        out.append(13)
+        out.append(10)
     }
 
     static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        if value < 10 {
+        if value >= 0 && value < 10 {
             out.append(UInt8(truncatingIfNeeded: 48 + value))
             return
         }
-        out.append(contentsOf: String(value).utf8)
+        DecimalDigits.with(negative: value < 0, magnitude: UInt64(value.magnitude)) { out.append(contentsOf: $0) }
     }
 }
 
