@@ -369,6 +369,39 @@ struct MemoryConformanceTests {
         await copy.close()
     }
 
+    /// A listing (no query words) over more candidates than its limit is newest first whether or not the index's
+    /// order (by id) agrees: here ids grow while creation times fall, then a few agree again.
+    @Test(arguments: Backend.withCluster)
+    func listingsAreNewestFirstWhateverTheIdOrder(backend: Backend) async throws {
+        let adapter = try backend.adapter(namespace: "order-\(UUID().uuidString)", store: InMemoryStore())
+        let now = Date()
+        let policy = TierPolicy(ttl: .seconds(60))
+        var entries: [MemoryEntry] = []
+        for index in 0..<30 {
+            var entry = Self.entry(id: String(format: "id%03d", index), tier: .session, tags: ["t"], now: now, ttlMs: 60_000)
+            let age = index < 20 ? index : 40 - index  // 0...19 older with each id, then newer again
+            entry.createdAt = Milliseconds.date(Milliseconds.of(now) - Int64(age) * 10)
+            entries.append(entry)
+            _ = try await adapter.store(entry, policy: policy, now: now)
+        }
+        let expected = entries.sorted { Milliseconds.of($0.createdAt) != Milliseconds.of($1.createdAt)
+            ? Milliseconds.of($0.createdAt) > Milliseconds.of($1.createdAt) : $0.id > $1.id }
+        for limit in [1, 5, 12] {
+            let query = RecallQuery(text: "", filter: MemoryFilter(tags: ["t"]), limit: limit, budget: 1000)
+            let found = try await adapter.recall(query, tier: .session, policy: policy, now: now).entries
+            #expect(found.map(\.id) == expected.prefix(limit).map(\.id), "limit \(limit)")
+        }
+        // In id order too (the order the index keeps): the first ones are the answer.
+        for index in 0..<30 {
+            var entry = Self.entry(id: String(format: "id%03d", index + 100), tier: .session, tags: ["u"], now: now, ttlMs: 60_000)
+            entry.createdAt = Milliseconds.date(Milliseconds.of(now) - Int64(30 - index) * 10)
+            _ = try await adapter.store(entry, policy: policy, now: now)
+        }
+        let query = RecallQuery(text: "", filter: MemoryFilter(tags: ["u"]), limit: 5, budget: 1000)
+        let found = try await adapter.recall(query, tier: .session, policy: policy, now: now).entries
+        #expect(found.map(\.id) == (125..<130).reversed().map { String(format: "id%03d", $0) })
+    }
+
     static func entry(id: String, tier: MemoryTier, tags: [String], now: Date, ttlMs: Int64) -> MemoryEntry {
         let ms = Int64((now.timeIntervalSince1970 * 1000).rounded())
         let created = Date(timeIntervalSince1970: Double(ms) / 1000)

@@ -303,7 +303,38 @@ if #list <= limit then
   return out
 end
 
--- More: a heap gives the best `limit` in rank order. Each round pops as many as are still wanted and reads their
+-- More, with no query words (no phrase to check) and the candidates already in rank order, as they usually come from
+-- one source (newest first, and ids grow with time): the best are the first ones, and one pass that finds no candidate
+-- out of order replaces the heap. The pass stops at the first candidate out of order.
+if q == 0 then
+  local ordered = true
+  for k = 2, #list do
+    if better(list[k], list[k - 1]) then
+      ordered = false
+      break
+    end
+  end
+  if ordered then
+    local returned, at = 0, 1
+    while returned < limit and at <= #list do
+      local round = {}
+      while #round < limit - returned and at <= #list do
+        round[#round + 1] = list[at]
+        at = at + 1
+      end
+      readBodies(round)
+      for _, candidate in ipairs(round) do
+        if settle(candidate) then
+          emit(candidate)
+          returned = returned + 1
+        end
+      end
+    end
+    return out
+  end
+end
+
+-- Else a heap gives the best `limit` in rank order. Each round pops as many as are still wanted and reads their
 -- bodies; from the first candidate whose phrase check fails on, the round's candidates (checks done, bodies kept) go
 -- back to the heap instead of out, so the order stays exact and each candidate is read and checked once.
 local heap = list
