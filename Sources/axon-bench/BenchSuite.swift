@@ -1,6 +1,7 @@
 import Axon
 import Foundation
 import Hiredis
+import Synchronization
 
 /// Runs the selected workloads at each concurrency, each beside its baselines in interleaved rounds, and prints the report.
 struct BenchSuite {
@@ -85,14 +86,15 @@ struct BenchSuite {
                 results.append(await interleaver.measure(workload, concurrency: concurrency))
             }
         }
-        if watchesScripts { notes.append(try await slowCommands(on: connection)) }
+        if watchesScripts { notes.append(await slowCommands(on: connection, duringFills: memory.setup.slowDuringFills.withLock { $0 })) }
         notes += interleaver.failureNotes
         await cleanUp()
         return (results + interleaver.baselineRows(), notes, metadata)
     }
 
-    /// The slow log of the measured rows: every command that took 5 ms or more of server time.
-    private func slowCommands(on connection: RedisConnection) async throws -> String {
+    /// The slow log: every command that took 5 ms or more of server time during the measured rows, then those of the
+    /// setup (filling the recall tiers, taken aside after each fill).
+    private func slowCommands(on connection: RedisConnection, duringFills: [RedisReply]) async -> String {
         guard let entries = try? await connection.send("SLOWLOG", "GET", 128).array() else {
             return "Slow log: not available (CONFIG or SLOWLOG disabled on this server).\n"
         }
@@ -101,16 +103,23 @@ struct BenchSuite {
         for (name, source) in RedisAdapter.scriptSources {
             if let digest = try? await connection.send("SCRIPT", "LOAD", source).string() { names[digest] = name }
         }
-        var lines: [String] = []
-        for entry in entries {
-            guard let fields = try? entry.array(), fields.count >= 4, let micros = try? fields[2].int() else { continue }
-            let words = ((try? fields[3].array()) ?? []).prefix(2).compactMap { try? $0.string() }
-            let script = words.count == 2 && words[0].uppercased() == "EVALSHA" ? names[words[1]].map { " (the \($0) script)" } : nil
-            lines.append("- \(micros) µs: `\(words.joined(separator: " "))`\(script ?? "")")
+        func lines(_ entries: [RedisReply]) -> [String] {
+            entries.compactMap { entry in
+                guard let fields = try? entry.array(), fields.count >= 4, let micros = try? fields[2].int() else { return nil }
+                let words = ((try? fields[3].array()) ?? []).prefix(2).compactMap { try? $0.string() }
+                let script = words.count == 2 && words[0].uppercased() == "EVALSHA" ? names[words[1]].map { " (the \($0) script)" } : nil
+                return "- \(micros) µs: `\(words.joined(separator: " "))`\(script ?? "")"
+            }
         }
-        return lines.isEmpty
-            ? "Slow log (commands of 5 ms or more of server time during the run, ours and the baselines'): empty.\n"
-            : "Slow log (commands of 5 ms or more of server time during the run, ours and the baselines'):\n" + lines.joined(separator: "\n") + "\n"
+        let measured = lines(entries), setup = lines(duringFills)
+        var out = measured.isEmpty
+            ? "Slow log (commands of 5 ms or more of server time during the measured rows, ours and the baselines'): empty.\n"
+            : "Slow log (commands of 5 ms or more of server time during the measured rows, ours and the baselines'):\n"
+                + measured.joined(separator: "\n") + "\n"
+        if !setup.isEmpty {
+            out += "While filling the recall tiers (setup: 4 tasks storing batches of 250):\n" + setup.joined(separator: "\n") + "\n"
+        }
+        return out
     }
 
     private func progress(_ message: String) {
