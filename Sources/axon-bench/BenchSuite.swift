@@ -86,15 +86,18 @@ struct BenchSuite {
                 results.append(await interleaver.measure(workload, concurrency: concurrency))
             }
         }
-        if watchesScripts { notes.append(await slowCommands(on: connection, duringFills: memory.setup.slowDuringFills.withLock { $0 })) }
+        if watchesScripts {
+            notes.append(await slowCommands(
+                on: connection, beforeFills: memory.setup.slowBeforeFills.withLock { $0 }, duringFills: memory.setup.slowDuringFills.withLock { $0 }))
+        }
         notes += interleaver.failureNotes
         await cleanUp()
         return (results + interleaver.baselineRows(), notes, metadata)
     }
 
-    /// The slow log: every command that took 5 ms or more of server time during the measured rows, then those of the
-    /// setup (filling the recall tiers, taken aside after each fill).
-    private func slowCommands(on connection: RedisConnection, duringFills: [RedisReply]) async -> String {
+    /// The slow log: every command that took 5 ms or more of server time during the measured rows (`beforeFills` and
+    /// what is logged now), then those of the setup (filling the recall tiers).
+    private func slowCommands(on connection: RedisConnection, beforeFills: [RedisReply], duringFills: [RedisReply]) async -> String {
         guard let entries = try? await connection.send("SLOWLOG", "GET", 128).array() else {
             return "Slow log: not available (CONFIG or SLOWLOG disabled on this server).\n"
         }
@@ -111,7 +114,7 @@ struct BenchSuite {
                 return "- \(micros) µs: `\(words.joined(separator: " "))`\(script ?? "")"
             }
         }
-        let measured = lines(entries), setup = lines(duringFills)
+        let measured = lines(beforeFills + entries), setup = lines(duringFills)
         var out = measured.isEmpty
             ? "Slow log (commands of 5 ms or more of server time during the measured rows, ours and the baselines'): empty.\n"
             : "Slow log (commands of 5 ms or more of server time during the measured rows, ours and the baselines'):\n"

@@ -249,8 +249,9 @@ enum MemoryWorkloads {
         let progress: @Sendable (String) -> Void
         private let filled = Mutex<Set<Int>>([])
         private let unrelated = Mutex(0)
-        /// The slow log's entries taken right after each fill (then reset), so that the report tells the setup's slow
-        /// commands from the measured rows'.
+        /// The slow log's entries taken aside (then reset) right before each fill, which belong to the measured rows,
+        /// and right after it, which belong to the fill: the report tells the setup's slow commands from the rows'.
+        let slowBeforeFills = Mutex<[RedisReply]>([])
         let slowDuringFills = Mutex<[RedisReply]>([])
 
         init(
@@ -274,6 +275,8 @@ enum MemoryWorkloads {
         func fill(_ tier: RecallTier) async throws {
             guard filled.withLock({ $0.insert(tier.size).inserted }) else { return }
             progress("storing \(tier.size) entries for the recall workloads")
+            let slow = [RedisCommand("SLOWLOG", "GET", 128), RedisCommand("SLOWLOG", "RESET")]
+            if let entries = try? await pool.pipeline(slow).first?.array() { slowBeforeFills.withLock { $0 += entries } }
             let inputs = tier.inputs()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 var next = 0
@@ -286,9 +289,7 @@ enum MemoryWorkloads {
                 for _ in 0..<4 { add() }
                 while try await group.next() != nil { add() }
             }
-            if let entries = try? await pool.pipeline([RedisCommand("SLOWLOG", "GET", 128), RedisCommand("SLOWLOG", "RESET")]).first?.array() {
-                slowDuringFills.withLock { $0 += entries }
-            }
+            if let entries = try? await pool.pipeline(slow).first?.array() { slowDuringFills.withLock { $0 += entries } }
         }
 
         /// Plain keys outside any namespace, so the database is not just ours.

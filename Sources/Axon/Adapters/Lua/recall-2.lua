@@ -303,33 +303,31 @@ if #list <= limit then
   return out
 end
 
--- More, with no query words (no phrase to check) and the candidates already in rank order, as they usually come from
--- one source (newest first, and ids grow with time): the best are the first ones, and one pass that finds no candidate
--- out of order replaces the heap. The pass stops at the first candidate out of order.
-if q == 0 then
-  local ordered = true
-  for k = 2, #list do
-    if better(list[k], list[k - 1]) then
-      ordered = false
-      break
+-- More: most often, one pass finds the best `limit`, kept in rank order (a candidate is first compared with the last
+-- of them, so most candidates take one comparison: fewer than a heap needs). When all their bodies are there and all
+-- their phrase checks pass, they are the answer; otherwise the heap below ranks again, with the checks and reads done
+-- kept (a candidate without its body is dropped there).
+do
+  local top = {}
+  for _, candidate in ipairs(list) do
+    local n = #top
+    if n < limit or better(candidate, top[n]) then
+      local k = n < limit and n + 1 or n
+      while k > 1 and better(candidate, top[k - 1]) do
+        top[k] = top[k - 1]
+        k = k - 1
+      end
+      top[k] = candidate
     end
   end
-  if ordered then
-    local returned, at = 0, 1
-    while returned < limit and at <= #list do
-      local round = {}
-      while #round < limit - returned and at <= #list do
-        round[#round + 1] = list[at]
-        at = at + 1
-      end
-      readBodies(round)
-      for _, candidate in ipairs(round) do
-        if settle(candidate) then
-          emit(candidate)
-          returned = returned + 1
-        end
-      end
-    end
+  readBodies(top)
+  local clean = true
+  for _, candidate in ipairs(top) do
+    local live, failed = settle(candidate)
+    clean = clean and live and not failed
+  end
+  if clean then
+    for _, candidate in ipairs(top) do emit(candidate) end
     return out
   end
 end
