@@ -76,6 +76,10 @@ enum MemoryWorkloads {
             ]
             for (name, query, filter) in rows { workloads.append(recallRow(name, tier: tier, setup: setup, query: query, filter: filter)) }
         }
+        if let first = tiers.first {
+            // Where a selective recall's time goes: the same EVALSHA through the pool, its reply not decoded.
+            workloads.append(recallCommandRow("memory.recall.text.\(first.label).command", tier: first, setup: setup, query: "needle"))
+        }
         if let largest = tiers.max(by: { $0.size < $1.size }) {
             // The seed's session example: a session's entries among every other entry of the tier.
             workloads.append(recallRow(
@@ -204,6 +208,30 @@ enum MemoryWorkloads {
             let request = RecallQuery(text: query, filter: filter, limit: 10, budget: tier.policy.recallBudget)
             let command = try await tier.adapter.recallCommand(request, tier: .session, policy: tier.policy.tierPolicy, now: Date())
             return BaselineCommand(key: name, commands: [command])
+        }
+    }
+
+    /// The EVALSHA a recall row sends, sent as a command through the pool (the reply is checked for 10 entries, not
+    /// decoded), beside the C client sending it: our connection's share of a recall.
+    static func recallCommandRow(_ name: String, tier: RecallTier, setup: Setup, query: String) -> Workload {
+        final class Made: Sendable { let command = Mutex<RedisCommand?>(nil) }
+        let made = Made()
+        @Sendable func prepared() async throws -> RedisCommand {
+            if let known = made.command.withLock({ $0 }) { return known }
+            try await setup.fill(tier)
+            let request = RecallQuery(text: query, filter: .none, limit: 10, budget: tier.policy.recallBudget)
+            let command = try await tier.adapter.recallCommand(request, tier: .session, policy: tier.policy.tierPolicy, now: Date())
+            made.command.withLock { $0 = command }
+            return command
+        }
+        return Workload(group: "memory", name: name, baseline: nil) { concurrency, limits in
+            let recall = try await prepared()
+            return try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { _ in
+                let reply = try await setup.pool.send(recall).array()
+                guard reply.count == 32 else { throw BenchError("\(name) returned \(reply.count) values, expected 32") }
+            }
+        }.comparedWith(name) {
+            BaselineCommand(key: name, commands: [try await prepared()])
         }
     }
 

@@ -11,7 +11,7 @@ enum Report {
         }
         var lines: [String] = []
         if let get = row("connection.get", 1)?.p50Microseconds, get > 0 {
-            for result in results where result.workload.hasPrefix("memory.recall.") && result.concurrency == 1 {
+            for result in results where result.workload.hasPrefix("memory.recall.") && !result.workload.hasSuffix(".command") && result.concurrency == 1 {
                 if let p50 = result.p50Microseconds {
                     lines.append(String(format: "| %@ p50 / connection.get p50 (1 caller) | %.2f |", result.workload, p50 / get))
                 }
