@@ -20,6 +20,10 @@ struct BenchResult: Codable, Sendable, Equatable {
     var baselineRatioMax: Double?
     /// Each round's ratio, in order.
     var baselineRatios: [Double]?
+    /// For recall rows at one caller: the median over the rounds of (our p50 / `connection.get` p50 measured in the same
+    /// round, right after ours), a ratio of two of our rows that a drifting machine cannot skew; and each round's.
+    var referenceRatio: Double?
+    var referenceRatios: [Double]?
     /// How many rounds (ours, then the baseline's) the row ran.
     var rounds: Int?
     /// Why the row could not be (fully) measured; the figures are those of the rounds that finished.
@@ -49,6 +53,8 @@ struct BenchResult: Codable, Sendable, Equatable {
         case baselineRatioMin = "baseline_ratio_min"
         case baselineRatioMax = "baseline_ratio_max"
         case baselineRatios = "baseline_ratios"
+        case referenceRatio = "connection_get_ratio"
+        case referenceRatios = "connection_get_ratios"
         case rounds, error
         case baselineError = "baseline_error"
     }

@@ -78,7 +78,7 @@ struct BenchSuite {
                 notes.append("Redis memory per entry: not measured (\(error)).\n")
             }
         }
-        var interleaver = Interleaver(options: options, endpoint: configuration.endpoint)
+        var interleaver = Interleaver(options: options, endpoint: configuration.endpoint, reference: all.first { $0.name == "connection.get" })
         var results: [BenchResult] = []
         for workload in workloads {
             for concurrency in workload.fixedConcurrency ?? options.concurrencyLevels {

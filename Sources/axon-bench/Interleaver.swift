@@ -23,8 +23,12 @@ struct Interleaver {
     /// One Markdown line per failed baseline.
     private(set) var failureNotes: [String] = []
 
-    init(options: BenchOptions, endpoint: RedisConfiguration.Endpoint) {
+    /// `connection.get`, run at one caller in every round of a recall row at one caller (see `BenchResult.referenceRatio`).
+    private let reference: Workload?
+
+    init(options: BenchOptions, endpoint: RedisConfiguration.Endpoint, reference: Workload? = nil) {
         self.options = options
+        self.reference = reference
         if !options.noBaselines, case .tcp(let host, let port) = endpoint {
             target = (host, port)
             redisBenchmark = RedisBenchmarkBaseline(host: host, port: port)
@@ -50,12 +54,15 @@ struct Interleaver {
         return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
-    /// Runs `workload` at `concurrency` beside its baselines and returns its row.
+    /// Runs `workload` at `concurrency` beside its baselines (and a recall row at one caller beside `connection.get`)
+    /// and returns its row.
     mutating func measure(_ workload: Workload, concurrency: Int) async -> BenchResult {
         let compared = workload.baselineKey != nil && target != nil
         let rounds = compared ? options.rounds : 1
         var ours: [WorkloadRunner.Measurement] = []
         var ratios: [Double] = []
+        var referenceRatios: [Double] = []
+        let referenced = concurrency == 1 && workload.name.hasPrefix("memory.recall.") ? reference : nil
         var plans: [BaselinePlan]?
         var rowError: String?
         var baselineError: String?
@@ -66,6 +73,12 @@ struct Interleaver {
             } catch {
                 rowError = Self.describe(error)
                 break
+            }
+            if let referenced, let measured = ours.last {
+                BenchSuite.progress("\(referenced.name) c=1 beside \(workload.name) (round \(round + 1) of \(rounds))")
+                if let get = try? await referenced.run(1, limits), get.histogram.valueAtPercentile(50) > 0 {
+                    referenceRatios.append(Double(measured.histogram.valueAtPercentile(50)) / Double(get.histogram.valueAtPercentile(50)))
+                }
             }
             guard compared, let measured = ours.last else { continue }
             if plans == nil {
@@ -100,6 +113,10 @@ struct Interleaver {
         row.baselineKey = workload.baselineKey
         row.error = rowError
         row.baselineError = baselineError
+        if !referenceRatios.isEmpty {
+            row.referenceRatio = Self.median(referenceRatios)
+            row.referenceRatios = referenceRatios
+        }
         if let first = plans?.first, !ratios.isEmpty {
             row.baseline = first.name
             row.baselineRatio = Self.median(ratios)

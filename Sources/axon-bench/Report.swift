@@ -10,11 +10,15 @@ enum Report {
             results.first { $0.workload == name && $0.concurrency == concurrency }
         }
         var lines: [String] = []
-        if let get = row("connection.get", 1)?.p50Microseconds, get > 0 {
-            for result in results where result.workload.hasPrefix("memory.recall.") && !result.workload.hasSuffix(".command") && result.concurrency == 1 {
-                if let p50 = result.p50Microseconds {
-                    lines.append(String(format: "| %@ p50 / connection.get p50 (1 caller) | %.2f |", result.workload, p50 / get))
-                }
+        // Recall over connection.get: measured in the same rounds (drift-proof), and over the connection.get row of the run.
+        let get = row("connection.get", 1)?.p50Microseconds
+        for result in results where result.workload.hasPrefix("memory.recall.") && !result.workload.hasSuffix(".command") && result.concurrency == 1 {
+            if let ratio = result.referenceRatio {
+                let spread = (result.referenceRatios ?? []).map { String(format: "%.2f", $0) }.joined(separator: ", ")
+                lines.append(String(format: "| %@ p50 / connection.get p50 in the same rounds (1 caller; rounds: %@) | %.2f |", result.workload, spread, ratio))
+            }
+            if let p50 = result.p50Microseconds, let get, get > 0 {
+                lines.append(String(format: "| %@ p50 / the connection.get row's p50 (1 caller) | %.2f |", result.workload, p50 / get))
             }
         }
         for result in results where (result.group == "connection" || result.group == "pool") && result.concurrency > 1 {
