@@ -197,7 +197,7 @@ struct BenchSmokeTests {
         }
         #expect(Report.targets(results).contains("pool GET p99 beside a task moving 1 MiB values / alone"))
         for row in results where row.group != "baseline" && row.group != "tls" && !row.workload.hasPrefix("pool.mixed.") {
-            #expect((row.baselineRatio ?? 0) > 0, "\(row.workload) c=\(row.concurrency) has no ratio (group \(row.group))")
+            #expect((row.baselineRatio ?? 0) > 0, "\(row.workload) c=\(row.concurrency) has no ratio (group \(row.group)): \(row.baselineError ?? "no error")")
             if row.concurrency == 1 { #expect(row.baseline?.hasPrefix("hiredis-sync.") == true) }
         }
         #expect(results.contains { $0.workload == "hiredis-sync.lock.acquire-release" && $0.concurrency == 4 })
