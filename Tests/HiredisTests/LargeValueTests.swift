@@ -65,8 +65,10 @@ struct LargeValueTests {
         #expect(pool.statistics.open == 1)
         _ = try await admin.send("CLIENT", "PAUSE", 10000, "WRITE")
         let set = Task { try await pool.send("SET", "large", Self.pattern(1 << 20, seed: 2)) }
-        // The next small command finds the only connection busy: the pool opens another for what follows.
-        try await Task.sleep(for: .milliseconds(100))
+        // The next small command finds the only connection busy: the pool opens another for what follows. (Waits for
+        // the large SET to be in flight: on a loaded machine its task can start after a fixed sleep, and then the GET
+        // went first, found nothing busy, and the test's own GET was the one to queue behind the SET.)
+        #expect(await Self.eventually { pool.statistics.idle == 0 })
         let first = Task { try await pool.send("GET", "small") }
         #expect(await Self.eventually { pool.statistics.open == 2 })
         let began = ContinuousClock.now
