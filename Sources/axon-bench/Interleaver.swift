@@ -23,7 +23,7 @@ struct Interleaver {
     /// One Markdown line per failed baseline.
     private(set) var failureNotes: [String] = []
 
-    /// `connection.get`, run at one caller in every round of a recall row at one caller (see `BenchResult.referenceRatio`).
+    /// `connection.get`, run in every round of a row at one caller that asks for it (`Workload.besideConnectionGet`).
     private let reference: Workload?
 
     init(options: BenchOptions, endpoint: RedisConfiguration.Endpoint, reference: Workload? = nil) {
@@ -54,15 +54,14 @@ struct Interleaver {
         return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
-    /// Runs `workload` at `concurrency` beside its baselines (and a recall row at one caller beside `connection.get`)
-    /// and returns its row.
+    /// Runs `workload` at `concurrency` beside its baselines (and `connection.get` when it asks) and returns its row.
     mutating func measure(_ workload: Workload, concurrency: Int) async -> BenchResult {
         let compared = workload.baselineKey != nil && target != nil
         let rounds = compared ? options.rounds : 1
         var ours: [WorkloadRunner.Measurement] = []
         var ratios: [Double] = []
         var referenceRatios: [Double] = []
-        let referenced = concurrency == 1 && workload.name.hasPrefix("memory.recall.") && !workload.name.hasSuffix(".command") ? reference : nil
+        let referenced = concurrency == 1 && workload.besideConnectionGet ? reference : nil
         var plans: [BaselinePlan]?
         var rowError: String?
         var baselineError: String?

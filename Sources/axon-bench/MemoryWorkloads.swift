@@ -196,7 +196,7 @@ enum MemoryWorkloads {
     static func recallRow(
         _ name: String, tier: RecallTier, setup: Setup, query: String, filter: MemoryFilter, unrelatedKeys: Int = 0
     ) -> Workload {
-        Workload(group: "memory", name: name, baseline: nil) { concurrency, limits in
+        var row = Workload(group: "memory", name: name, baseline: nil) { concurrency, limits in
             try await setup.fill(tier)
             if unrelatedKeys > 0 { try await setup.addUnrelatedKeys(unrelatedKeys) }
             return try await WorkloadRunner.run(concurrency: concurrency, limits: limits) { _ in
@@ -209,20 +209,17 @@ enum MemoryWorkloads {
             let command = try await tier.adapter.recallCommand(request, tier: .session, policy: tier.policy.tierPolicy, now: Date())
             return BaselineCommand(key: name, commands: [command])
         }
+        row.besideConnectionGet = true
+        return row
     }
 
     /// The EVALSHA a recall row sends, sent as a command through the pool (the reply is checked for 10 entries, not
     /// decoded), beside the C client sending it: our connection's share of a recall.
     static func recallCommandRow(_ name: String, tier: RecallTier, setup: Setup, query: String) -> Workload {
-        final class Made: Sendable { let command = Mutex<RedisCommand?>(nil) }
-        let made = Made()
         @Sendable func prepared() async throws -> RedisCommand {
-            if let known = made.command.withLock({ $0 }) { return known }
             try await setup.fill(tier)
             let request = RecallQuery(text: query, filter: .none, limit: 10, budget: tier.policy.recallBudget)
-            let command = try await tier.adapter.recallCommand(request, tier: .session, policy: tier.policy.tierPolicy, now: Date())
-            made.command.withLock { $0 = command }
-            return command
+            return try await tier.adapter.recallCommand(request, tier: .session, policy: tier.policy.tierPolicy, now: Date())
         }
         return Workload(group: "memory", name: name, baseline: nil) { concurrency, limits in
             let recall = try await prepared()

@@ -12,6 +12,9 @@ struct Workload: Sendable {
     private(set) var prepared: PreparedBaseline?
     /// Concurrency levels this workload always runs at (a fixed shape), instead of `--concurrency`.
     var fixedConcurrency: [Int]? = nil
+    /// Whether each round at one caller also runs `connection.get` (`BenchResult.referenceRatio`): the recall rows,
+    /// whose targets are stated as multiples of it.
+    var besideConnectionGet = false
     /// Runs the workload at a concurrency.
     let run: @Sendable (_ concurrency: Int, _ limits: RunLimits) async throws -> WorkloadRunner.Measurement
 
