@@ -19,11 +19,11 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let connectionClosed = Code("connectionClosed")
         /// AUTH was rejected, or the server demands a password that was not configured.
         public static let authenticationFailed = Code("authenticationFailed")
-        /// Redis answered with an error reply (`WRONGTYPE`, `OOM`, `NOSCRIPT`, ...).
         /// A TLS handshake failed: the peer does not speak TLS, wants a client certificate, or shares no protocol.
         public static let tlsHandshakeFailed = Code("tlsHandshakeFailed")
         /// The server's TLS certificate failed verification (unknown CA, expired, wrong name).
         public static let certificateRejected = Code("certificateRejected")
+        /// Redis answered with an error reply (`WRONGTYPE`, `OOM`, `NOSCRIPT`, ...).
         public static let serverError = Code("serverError")
         /// The byte stream from the server could not be parsed.
         public static let protocolError = Code("protocolError")
@@ -49,10 +49,28 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A human-readable explanation, with the address and the server's or OS's reason where known.
     public let message: String
 
+    /// Set on a `connectionClosed` error when the connection was found closed before the command was written: the
+    /// server never saw it, so it may be sent on another connection (the pool does). Not part of equality.
+    var commandNotSent = false
+
     /// Creates an error with a code and a message.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
+    }
+
+    /// This error, marked as failing a command that was never written (`commandNotSent`).
+    func markedUnsent() -> RedisError {
+        var copy = self
+        copy.commandNotSent = true
+        return copy
+    }
+
+    public static func == (lhs: RedisError, rhs: RedisError) -> Bool { lhs.code == rhs.code && lhs.message == rhs.message }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(message)
     }
 
     /// For `serverError`: the first word of Redis' message (`WRONGTYPE`, `NOSCRIPT`, `ERR`), else `nil`.

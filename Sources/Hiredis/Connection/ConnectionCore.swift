@@ -54,10 +54,18 @@ final class ConnectionCore: @unchecked Sendable {
     let gauge: ConnectionGauge
     /// Replies delivered during the current read event.
     private var repliesThisRead = 0
+    /// Calls (a command, or a whole pipeline) answered completely during the current read event.
+    private var callsAnsweredThisRead = 0
     /// Consecutive read events that answered the only command in flight.
     private var aloneStreak = 0
     /// How many such read events in a row let a caller write from its own thread (`ConnectionGauge.isAlone`).
     private static let aloneAfter = 8
+    /// `RedisConfiguration.inlineReplyWait` in microseconds (0: callers never wait on their own thread).
+    let inlineWaitMicroseconds: Int32
+    /// Commands that will not wait inline, after a wait that timed out (the server is slower than the budget).
+    private var inlineSkips = 0
+    /// Replies read by callers waiting on their own thread (for tests).
+    private(set) var repliesReadInline = 0
 
     /// Times commands and wraps them in spans; `nil` when no metrics or tracing is set up (then free).
     let observer: CommandObserver?
@@ -71,6 +79,8 @@ final class ConnectionCore: @unchecked Sendable {
         executor = ConnectionTaskExecutor(queue: queue)
         commandTimeoutNanoseconds = configuration.commandTimeout.map { $0.nanoseconds }
         gauge = ConnectionGauge()
+        let wait = configuration.inlineReplyWait.nanoseconds / 1000
+        inlineWaitMicroseconds = configuration.tls == nil ? Int32(clamping: min(wait, 999_999)) : 0
     }
 
     // MARK: Connecting
@@ -124,10 +134,10 @@ final class ConnectionCore: @unchecked Sendable {
         stream.aroundRead = { body in
             self.gauge.setAlone(false)
             self.repliesThisRead = 0
+            self.callsAnsweredThisRead = 0
             self.executor.collectingJobs(body)
             self.gauge.setReceivingLarge((self.tls?.bufferedReplyBytes ?? 0) >= ConnectionGauge.largeBytes)
-            self.aloneStreak = self.repliesThisRead == 1 && self.pending.isEmpty ? self.aloneStreak + 1 : 0
-            self.gauge.setAlone(self.aloneStreak >= Self.aloneAfter)
+            self.updateAloneStreak()
         }
         do {
             try stream.start()
@@ -228,36 +238,111 @@ final class ConnectionCore: @unchecked Sendable {
 
     /// Appends one command; the reply (or failure) reaches `continuation` exactly once. On `queue`.
     func submit(_ command: RedisCommand, _ continuation: UnsafeContinuation<RedisReply, any Error>) {
-        if let reason = command.unsupportedReason {
-            return continuation.resume(throwing: RedisError(.invalidArgument, reason))
-        }
-        guard state == .ready else { return continuation.resume(throwing: unavailableError()) }
-        _ = append(command, .single(continuation))
-    }
-
-    /// `submit`, then the write, both on the calling thread: for a caller inside `queue.sync` when nothing is in
-    /// flight (no other command to share a write with), which saves waking a queue thread for the write.
-    func submitAndWrite(_ command: RedisCommand, _ continuation: UnsafeContinuation<RedisReply, any Error>) {
-        if let tls {
-            tls.callerFlushes = true
-            submit(command, continuation)
-            tls.callerFlushes = false
-            tls.flushIfPending()
-            return
-        }
-        adapter?.callerFlushes = true
-        submit(command, continuation)
-        adapter?.callerFlushes = false
-        adapter?.flushIfPending()
+        adapter?.resumeReads()
+        append(command, continuation)
     }
 
     /// Appends every command; the replies reach `continuation` together, in order, exactly once. On `queue`.
     func submit(_ commands: [RedisCommand], _ continuation: UnsafeContinuation<[RedisReply], any Error>) {
+        adapter?.resumeReads()
+        append(commands, continuation)
+    }
+
+    /// `submit`, then the write, both on the calling thread: for a caller inside `queue.sync` when nothing is in
+    /// flight (no other command to share a write with), which saves waking a queue thread for the write.
+    ///
+    /// Returns the socket to wait on when the caller may wait for the reply on its own thread (then it calls
+    /// `finishInlineWait` after each wait, inside `queue.sync` again), else -1: the reply arrives through the read
+    /// source. While the caller waits, the read source is paused, so the reply wakes no Dispatch thread; it stays
+    /// paused while the connection idles after the caller's read (see `RedisConfiguration.inlineReplyWait`).
+    func submitAndWrite(_ command: RedisCommand, _ continuation: UnsafeContinuation<RedisReply, any Error>) -> Int32 {
+        appendAndWrite { append(command, continuation) }
+    }
+
+    /// `submitAndWrite` for a pipeline.
+    func submitAndWrite(_ commands: [RedisCommand], _ continuation: UnsafeContinuation<[RedisReply], any Error>) -> Int32 {
+        appendAndWrite { append(commands, continuation) }
+    }
+
+    private func appendAndWrite(_ appendCommands: () -> Void) -> Int32 {
+        if let tls {
+            tls.callerFlushes = true
+            appendCommands()
+            tls.callerFlushes = false
+            tls.flushIfPending()
+            return -1
+        }
+        guard let adapter, let context, state == .ready else {
+            appendCommands()  // fails: not ready
+            return -1
+        }
+        let fd = context.pointee.c.fd
+        var inline = inlineWaitMicroseconds > 0 && pending.isEmpty
+        if inline && inlineSkips > 0 {
+            inlineSkips -= 1
+            inline = false
+        }
+        if adapter.readsPaused, pending.isEmpty, axon_wait_readable(fd, 0) != 0 {
+            // Readable with nothing in flight: the server closed the idle connection (or the socket failed). Let
+            // hiredis read it, as the source would have; if it closed, the append fails with an error that says the
+            // command was not sent, so a pool may send it elsewhere.
+            adapter.resumeReads()
+            handleReadable()
+        }
+        if inline { adapter.pauseReads() } else { adapter.resumeReads() }
+        adapter.callerFlushes = true
+        appendCommands()
+        adapter.callerFlushes = false
+        adapter.flushIfPending()
+        guard inline else { return -1 }
+        guard !pending.isEmpty, self.context != nil else {
+            adapter.resumeReads()
+            return -1
+        }
+        return fd
+    }
+
+    /// After a caller's wait on the socket `submitAndWrite` returned: reads what arrived (`readable`) on the calling
+    /// thread, resuming continuations inline. Returns the socket again while replies are still coming, else -1. A
+    /// wait that saw nothing arrive hands the replies to the read source and makes the next 16 commands skip the
+    /// wait; so does another caller's command appended meanwhile. Inside `queue.sync`.
+    func finishInlineWait(readable: Bool) -> Int32 {
+        guard let adapter, adapter.readsPaused else { return -1 }
+        if readable, !pending.isEmpty {
+            handleReadable()
+            repliesReadInline &+= repliesThisRead
+        }
+        if pending.isEmpty { return -1 }
+        if readable, let context { return context.pointee.c.fd }
+        adapter.resumeReads()
+        if !readable { inlineSkips = 16 }
+        return -1
+    }
+
+    /// A caller's wait for its replies on its own thread, outside the queue: waits on `socket` (from `submitAndWrite`;
+    /// nothing when -1) up to the budget, then reads in `queue.sync`, as long as replies keep coming.
+    func waitInline(_ socket: Int32) {
+        var socket = socket
+        while socket >= 0 {
+            let readable = axon_wait_readable(socket, inlineWaitMicroseconds) == 1
+            socket = queue.sync { finishInlineWait(readable: readable) }
+        }
+    }
+
+    private func append(_ command: RedisCommand, _ continuation: UnsafeContinuation<RedisReply, any Error>) {
+        if let reason = command.unsupportedReason {
+            return continuation.resume(throwing: RedisError(.invalidArgument, reason))
+        }
+        guard state == .ready else { return continuation.resume(throwing: unavailableError().markedUnsent()) }
+        _ = append(command, .single(continuation))
+    }
+
+    private func append(_ commands: [RedisCommand], _ continuation: UnsafeContinuation<[RedisReply], any Error>) {
         if commands.isEmpty { return continuation.resume(returning: []) }
         if let reason = commands.lazy.compactMap(\.unsupportedReason).first {
             return continuation.resume(throwing: RedisError(.invalidArgument, reason))
         }
-        guard state == .ready else { return continuation.resume(throwing: unavailableError()) }
+        guard state == .ready else { return continuation.resume(throwing: unavailableError().markedUnsent()) }
         let collector = PipelineCollector(count: commands.count, continuation: continuation)
         for (index, command) in commands.enumerated() where !append(command, .pipeline(collector)) {
             collector.fail(unavailableError(), count: commands.count - index)
@@ -313,13 +398,14 @@ final class ConnectionCore: @unchecked Sendable {
         let value = RedisReply(reply)
         switch entry.handler {
         case .single(let continuation):
+            callsAnsweredThisRead += 1
             if case .error(let message) = value {
                 continuation.resume(throwing: RedisError.server(message))
             } else {
                 continuation.resume(returning: value)
             }
         case .pipeline(let collector):
-            collector.deliver(value)
+            if collector.deliver(value) { callsAnsweredThisRead += 1 }
         case .handshake(let step):
             handshakeReply(step, value)
         }
@@ -363,6 +449,7 @@ final class ConnectionCore: @unchecked Sendable {
         // queue thread picks up without a wake-up, instead of blocking in `sync` until the event ends.
         gauge.setAlone(false)
         repliesThisRead = 0
+        callsAnsweredThisRead = 0
         executor.collectingJobs {
             redisAsyncHandleRead(context)
             // hiredis reads 16 KiB per call: while a large reply is partly here, read on in this event (up to
@@ -379,8 +466,18 @@ final class ConnectionCore: @unchecked Sendable {
         if self.context != nil, let reader = context.pointee.c.reader {
             gauge.setReceivingLarge(reader.pointee.len - reader.pointee.pos >= ConnectionGauge.largeBytes)
         }
-        // One caller at a time for a while (not a lull between bursts of many callers).
-        aloneStreak = repliesThisRead == 1 && pending.isEmpty ? aloneStreak + 1 : 0
+        updateAloneStreak()
+    }
+
+    /// After a read event: one caller at a time for a while (not a lull between bursts of many callers) when each
+    /// read answered one call (a command or a whole pipeline) and left nothing in flight. A read that found nothing
+    /// (a caller waiting inline read it) or only part of a pipeline's replies changes nothing.
+    private func updateAloneStreak() {
+        if callsAnsweredThisRead == 1 && pending.isEmpty {
+            aloneStreak += 1
+        } else if callsAnsweredThisRead > 0 || pending.isEmpty {
+            aloneStreak = 0
+        }
         gauge.setAlone(aloneStreak >= Self.aloneAfter)
     }
 
@@ -453,6 +550,7 @@ final class ConnectionCore: @unchecked Sendable {
             abort(closingError ?? RedisError(.connectionClosed, "closed"))
         case .ready:
             state = .closing
+            adapter?.resumeReads()
             if let context { redisAsyncDisconnect(context) }
             if let tls {
                 if pending.isEmpty {

@@ -19,12 +19,17 @@ import Glibc
 /// `deferWrites` is set (after connect), `addWrite` schedules one flush block on the queue instead, so every
 /// command appended in the same queue turn leaves in one `write`; only a partial write falls back to the source.
 ///
+/// Reads: `pauseReads` holds the read source while a caller reads its reply on its own thread (suspend counts stay
+/// exact: each of "not active" and "paused" holds one suspension).
+///
 /// `@unchecked Sendable`: confined to `queue`; every hook runs there because every hiredis call is made there.
 final class DispatchEventAdapter: @unchecked Sendable {
     private let queue: DispatchQueue
     private let readSource: any DispatchSourceRead
     private let writeSource: any DispatchSourceWrite
     private var readActive = false
+    /// Whether the read source is paused (`pauseReads`): a caller reads replies on its own thread.
+    private(set) var readsPaused = false
     private var writeActive = false
     private var flushScheduled = false
     private var flushing = false
@@ -96,6 +101,20 @@ final class DispatchEventAdapter: @unchecked Sendable {
         }
     }
 
+    /// Holds the read source's events while a caller reads the reply on its own thread.
+    func pauseReads() {
+        guard !readsPaused, !cancelled else { return }
+        readsPaused = true
+        readSource.suspend()
+    }
+
+    /// Lets the read source deliver events again (one that arrived while paused is delivered now).
+    func resumeReads() {
+        guard readsPaused, !cancelled else { return }
+        readsPaused = false
+        readSource.resume()
+    }
+
     private func delWrite() {
         guard writeActive, !cancelled else { return }
         writeActive = false
@@ -124,6 +143,7 @@ final class DispatchEventAdapter: @unchecked Sendable {
         writeSource.cancel()
         // A suspended or never-activated source must be resumed for its cancel handler to run and before release.
         if !readActive { readSource.resume() }
+        if readsPaused { readSource.resume() }
         if !writeActive { writeSource.resume() }
         onCleanup?()
         onCleanup = nil

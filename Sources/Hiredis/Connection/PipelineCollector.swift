@@ -13,10 +13,11 @@ final class PipelineCollector {
         replies.reserveCapacity(count)
     }
 
-    /// The next reply, in request order.
-    func deliver(_ reply: RedisReply) {
+    /// The next reply, in request order; `true` when it was the last.
+    @discardableResult
+    func deliver(_ reply: RedisReply) -> Bool {
         replies.append(reply)
-        finishIfDone(1)
+        return finishIfDone(1)
     }
 
     /// `count` commands will get no reply; the whole pipeline fails with the first such error.
@@ -25,13 +26,15 @@ final class PipelineCollector {
         finishIfDone(count)
     }
 
-    private func finishIfDone(_ accounted: Int) {
+    @discardableResult
+    private func finishIfDone(_ accounted: Int) -> Bool {
         remaining -= accounted
-        guard remaining == 0 else { return }
+        guard remaining == 0 else { return false }
         if let failure {
             continuation.resume(throwing: failure)
         } else {
             continuation.resume(returning: replies)
         }
+        return true
     }
 }

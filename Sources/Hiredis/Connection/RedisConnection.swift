@@ -9,7 +9,8 @@ import Logging
 /// **Two ways to await.** The plain path works from any task: the command goes to the connection's queue
 /// and the reply resumes the caller on the global executor. A caller that has had the connection to itself
 /// for a few round trips appends and writes its command from its own thread (inside `DispatchQueue.sync`,
-/// never from a connection's queue), which saves waking a queue thread; under concurrency, commands
+/// never from a connection's queue), which saves waking a queue thread, and waits a moment for the reply there
+/// (`RedisConfiguration.inlineReplyWait`, 200 µs by default), as a synchronous client does; under concurrency, commands
 /// appended in one queue turn share one write instead. The fast path runs the caller on the connection's
 /// own executor — `withExecutor { ... }` or `Task(executorPreference: connection.executor)` — so commands
 /// are appended without a hop and replies resume the caller inline, right after the read event that parsed
@@ -106,7 +107,9 @@ public final class RedisConnection: Sendable {
             } else if current == nil && core.gauge.isAlone {
                 // One caller at a time: nothing to batch with, so append and write from this thread. Never from
                 // another connection's queue: two fast paths sending to each other's connection would deadlock.
-                core.queue.sync { core.submitAndWrite(command, continuation) }
+                // Then wait a moment for the reply here, as a synchronous client would: read on this thread, the
+                // continuation is resumed before this closure returns and the task goes on without a hop.
+                core.waitInline(core.queue.sync { core.submitAndWrite(command, continuation) })
             } else {
                 core.queue.async { core.submit(command, continuation) }
             }
@@ -131,8 +134,12 @@ public final class RedisConnection: Sendable {
         try Task.checkCancellation()
         let core = self.core
         return try await withUnsafeThrowingContinuation { continuation in
-            if core.executor.isOnQueue {
+            let current = ConnectionTaskExecutor.currentQueueNumber
+            if current == core.executor.number {
                 core.submit(commands, continuation)
+            } else if current == nil && core.gauge.isAlone {
+                // As for `send`: append, write and wait for the replies on this thread.
+                core.waitInline(core.queue.sync { core.submitAndWrite(commands, continuation) })
             } else {
                 core.queue.async { core.submit(commands, continuation) }
             }

@@ -216,28 +216,41 @@ public final class RedisConnectionPool: Sendable {
     }
 
     /// Runs one multiplexed operation on the least-loaded connection; a connection found closed afterwards
-    /// leaves the pool.
+    /// leaves the pool. A command that found its connection closed before it was written (an idle connection the
+    /// server closed, noticed only then: `RedisConfiguration.inlineReplyWait`) goes to another connection.
     @inline(__always)
     private func withSharedConnection<T>(_ operation: (RedisConnection) async throws -> T) async throws -> T {
-        let pooled: PooledConnection
-        let immediate = try acquireNow(exclusive: false)
-        if case .ready(let ready) = immediate {
-            pooled = ready  // the common path: no async call before the command itself
-        } else {
-            pooled = try await complete(immediate, exclusive: false)
-        }
-        do {
-            return try await operation(pooled.connection)
-        } catch {
-            if pooled.connection.isClosed {
-                reportBroken(pooled, error)
-            } else if sentinel != nil, let redis = error as? RedisError, redis.serverErrorPrefix == "READONLY" {
-                // This connection reaches a former master, now a replica: drop it; the next connect asks the sentinels.
-                reportBroken(pooled, redis)
-                Task { await pooled.connection.close() }
+        var resends = 0
+        while true {
+            let pooled: PooledConnection
+            let immediate = try acquireNow(exclusive: false)
+            if case .ready(let ready) = immediate {
+                pooled = ready  // the common path: no async call before the command itself
+            } else {
+                pooled = try await complete(immediate, exclusive: false)
             }
-            throw error
+            do {
+                return try await operation(pooled.connection)
+            } catch {
+                try handleSharedFailure(error, of: pooled)
+                resends += 1
+                if resends > maxConnections { throw error }
+            }
         }
+    }
+
+    /// After an operation on a shared connection threw: drops the connection when it is closed or reaches a former
+    /// master, then rethrows `error`, unless it failed a command that was never sent (then returns, to resend it).
+    private func handleSharedFailure(_ error: any Error, of pooled: PooledConnection) throws {
+        if pooled.connection.isClosed {
+            reportBroken(pooled, error)
+            if let redis = error as? RedisError, redis.commandNotSent { return }
+        } else if sentinel != nil, let redis = error as? RedisError, redis.serverErrorPrefix == "READONLY" {
+            // This connection reaches a former master, now a replica: drop it; the next connect asks the sentinels.
+            reportBroken(pooled, redis)
+            Task { await pooled.connection.close() }
+        }
+        throw error
     }
 
     /// Leases a connection to `body` alone: nothing else is sent on it until `body` returns. Waits in FIFO

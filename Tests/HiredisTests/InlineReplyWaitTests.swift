@@ -1,0 +1,143 @@
+import Dispatch
+import TestSupport
+import Testing
+@testable import Hiredis
+
+/// A caller alone on a plaintext connection waits for its reply on its own thread (`RedisConfiguration.inlineReplyWait`).
+@Suite("RedisConnection inline reply wait")
+struct InlineReplyWaitTests {
+    /// Sends until the connection is in lone mode (set when a read event ends, on the connection's thread).
+    func becomeAlone(_ connection: RedisConnection) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        repeat {
+            _ = try await connection.send("PING")
+        } while !connection.core.gauge.isAlone && ContinuousClock.now < deadline
+        #expect(connection.core.gauge.isAlone)
+    }
+
+    func readInline(_ connection: RedisConnection) -> Int { connection.core.queue.sync { connection.core.repliesReadInline } }
+
+    /// A script that keeps the server busy for about `milliseconds` (longer than the inline wait).
+    static let busy = "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] "
+        + "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start >= tonumber(ARGV[1]) * 1000 return ARGV[2]"
+
+    @Test func aLoneCallerReadsItsRepliesOnItsOwnThread() async throws {
+        let connection = try await SharedServer.connect()
+        try await becomeAlone(connection)
+        let before = readInline(connection)
+        // Every reply matches its command; many are read inline (on a loaded machine a reply later than 200 µs takes
+        // the usual way and makes the next 16 commands skip the wait, so count until 50, not a share).
+        let deadline = ContinuousClock.now + .seconds(60)
+        var index = 0
+        while readInline(connection) - before < 50 && ContinuousClock.now < deadline {
+            #expect(try await connection.send("ECHO", "inline \(index)") == .bulk(Array("inline \(index)".utf8)))
+            index += 1
+        }
+        #expect(readInline(connection) - before >= 50)
+        await connection.close()
+    }
+
+    @Test func aSlowReplyArrivesTheUsualWayAndLaterCommandsStillMatchTheirReplies() async throws {
+        let connection = try await SharedServer.connect()
+        try await becomeAlone(connection)
+        for round in 0..<3 {
+            #expect(try await connection.send("EVAL", Self.busy, 0, 5, "slow \(round)") == .bulk(Array("slow \(round)".utf8)))
+            for index in 0..<40 {
+                #expect(try await connection.send("ECHO", "\(round).\(index)") == .bulk(Array("\(round).\(index)".utf8)))
+            }
+        }
+        // A reply larger than one read (2 MiB): the caller reads what has arrived, the read source the rest.
+        let large = [UInt8](repeating: 0x61, count: 2 << 20)
+        try await connection.send("SET", "inline:large", large)
+        for _ in 0..<5 { #expect(try await connection.send("GET", "inline:large") == .bulk(large)) }
+        try await connection.send("DEL", "inline:large")
+        await connection.close()
+    }
+
+    @Test func aLoneCallersPipelinesAreReadOnItsOwnThreadToo() async throws {
+        let connection = try await SharedServer.connect()
+        let value = [UInt8](repeating: 0x62, count: 4096)
+        try await connection.send("SET", "inline:pipeline", value)
+        // Pipelines one after another make the connection a lone caller's as single commands do.
+        let deadline = ContinuousClock.now + .seconds(60)
+        var before = readInline(connection)
+        var round = 0
+        while readInline(connection) - before < 500 && ContinuousClock.now < deadline {
+            let replies = try await connection.pipeline((0..<100).map { RedisCommand("ECHO", "\(round).\($0)") })
+            #expect(replies == (0..<100).map { .bulk(Array("\(round).\($0)".utf8)) })
+            if round == 0 { before = readInline(connection) }
+            round += 1
+        }
+        #expect(readInline(connection) - before >= 500)
+        // Replies of 4 MiB in all, over many reads: the caller keeps reading while they come.
+        for _ in 0..<3 {
+            let replies = try await connection.pipeline(Array(repeating: RedisCommand("GET", "inline:pipeline"), count: 1000))
+            #expect(replies.count == 1000 && replies.allSatisfy { $0 == .bulk(value) })
+        }
+        try await connection.send("DEL", "inline:pipeline")
+        await connection.close()
+    }
+
+    @Test func anIdleConnectionTheServerClosedFailsItsNextCommandUnsent() async throws {
+        let connection = try await SharedServer.connect()
+        try await becomeAlone(connection)
+        let id = try await connection.send("CLIENT", "ID").int()
+        // Usually the read source is paused now (the caller read its reply) and the close is noticed when the next
+        // command is about to leave; after a wait that timed out, the source notices it at once. Either way the
+        // command is not sent and says so.
+        try await becomeAlone(connection)
+        let killer = try await SharedServer.connect()
+        #expect(try await killer.send("CLIENT", "KILL", "ID", id) == .integer(1))
+        await killer.close()
+        try await Task.sleep(for: .milliseconds(50))
+        do {
+            _ = try await connection.send("INCR", "inline:unsent")
+            Issue.record("a command on a connection the server closed succeeded")
+        } catch let error as RedisError {
+            #expect(error.code == .connectionClosed)
+            #expect(error.commandNotSent)
+        }
+        #expect(connection.isClosed)
+        let checker = try await SharedServer.connect()
+        #expect(try await checker.send("EXISTS", "inline:unsent") == .integer(0))
+        await checker.close()
+    }
+
+    @Test func aPoolSendsACommandItsIdleConnectionCouldNotSendOnAnotherOne() async throws {
+        let pool = try RedisConnectionPool(configuration: SharedServer.configuration(), maxConnections: 1)
+        for _ in 0..<50 { _ = try await pool.send("PING") }
+        let id = try await pool.send("CLIENT", "ID").int()
+        let killer = try await SharedServer.connect()
+        #expect(try await killer.send("CLIENT", "KILL", "ID", id) == .integer(1))
+        await killer.close()
+        try await Task.sleep(for: .milliseconds(50))
+        // Whether the pool's connection noticed the close by itself or only when this command was about to leave,
+        // the command runs, once, on a new connection.
+        #expect(try await pool.send("INCR", "inline:pool") == .integer(1))
+        #expect(try await pool.send("CLIENT", "ID").int() != id)
+        #expect(try await pool.send("GETDEL", "inline:pool") == .bulk(Array("1".utf8)))
+        await pool.close()
+    }
+
+    @Test func noWaitWhenTheBudgetIsZero() async throws {
+        var configuration = SharedServer.configuration()
+        configuration.inlineReplyWait = .zero
+        let connection = try await RedisConnection.connect(configuration)
+        try await becomeAlone(connection)
+        for index in 0..<50 { #expect(try await connection.send("ECHO", "\(index)") == .bulk(Array("\(index)".utf8))) }
+        #expect(readInline(connection) == 0)
+        await connection.close()
+    }
+
+    @Test func theBudgetIsValidated() {
+        for wait in [Duration.microseconds(-1), .seconds(1), .seconds(5)] {
+            var configuration = SharedServer.configuration()
+            configuration.inlineReplyWait = wait
+            #expect(throws: RedisError.self) { try configuration.validate() }
+        }
+        var configuration = SharedServer.configuration()
+        configuration.inlineReplyWait = .milliseconds(999)
+        #expect(throws: Never.self) { try configuration.validate() }
+        #expect("\(configuration)".contains("inlineReplyWait"))
+    }
+}
