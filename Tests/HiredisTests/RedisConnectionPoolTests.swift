@@ -1,5 +1,5 @@
 import Foundation
-import Hiredis
+@testable import Hiredis
 import TestSupport
 import Testing
 
@@ -304,6 +304,19 @@ struct PoolReconnectTests {
 
 @Suite("Commands that must not share a connection")
 struct SharedConnectionRuleTests {
+    @Test func everyListedNameIsRefusedInAnyCaseAndOthersPass() {
+        for name in SharedConnectionRule.blocking.union(SharedConnectionRule.stateful) {
+            for spelling in [name, name.lowercased(), name.prefix(1) + name.dropFirst().lowercased()] {
+                #expect(SharedConnectionRule.refusal(RedisCommand(String(spelling), "k", "1")) != nil, "\(spelling)")
+            }
+        }
+        for name in ["GET", "EVALSHA", "evalsha", "CLIENTS", "XREADS", "BLPOPX", "MULTIPLE", "SUBSCRIBER", "é", "BLPOPBLPOPBLPOP"] {
+            #expect(SharedConnectionRule.refusal(RedisCommand(name, "k", "1")) == nil, "\(name)")
+        }
+        #expect(SharedConnectionRule.refusal(RedisCommand("xreadgroup", "GROUP", "g", "c", "BLOCK", "1", "STREAMS", "s", ">")) != nil)
+        #expect(SharedConnectionRule.refusal(RedisCommand("Client", "Reply", "off")) != nil)
+    }
+
     @Test func blockingAndStatefulCommandsAreRefusedOnSharedPathsAtOnce() async throws {
         let pool = try RedisConnectionPool(configuration: SharedServer.configuration(), maxConnections: 2)
         let key = uniqueKey()

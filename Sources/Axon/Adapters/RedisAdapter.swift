@@ -322,12 +322,12 @@ public final class RedisAdapter: MemoryAdapter {
     }
 
     private func tierKeys(_ tier: MemoryTier, entry id: String) -> [any RedisArgument] {
-        [keys.entry(tier, id)] + keys.indexes(tier)
+        keys.entryKeys(tier, id, body: false)
     }
 
     /// `tierKeys` and the entry's body: the keys of store and get.
     private func entryKeys(_ tier: MemoryTier, entry id: String) -> [any RedisArgument] {
-        tierKeys(tier, entry: id) + [keys.body(tier, id)]
+        keys.entryKeys(tier, id, body: true)
     }
 
     private func storeCall(_ original: MemoryEntry, policy: TierPolicy, now: Date) -> ScriptCall {

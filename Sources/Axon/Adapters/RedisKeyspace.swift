@@ -17,35 +17,70 @@ import Hiredis
 struct RedisKeyspace: Sendable {
     let prefix: String
 
-    /// Each tier's key prefix, made once (every operation names several keys of its tier).
-    private let ephemeralPrefix: String, sessionPrefix: String
+    /// Each tier's keys and key prefixes, made once (every operation names several keys of its tier).
+    private let ephemeral: TierKeys, session: TierKeys
+
+    /// One tier's prefix, entry and body prefixes and index keys.
+    private struct TierKeys: Sendable {
+        let prefix: String, entryPrefix: String, bodyPrefix: String
+        let tierIndex: String, priorityIndex: String, rankingHash: String, lexIndex: String
+
+        init(_ prefix: String) {
+            self.prefix = prefix
+            entryPrefix = prefix + "e:"
+            bodyPrefix = prefix + "b:"
+            tierIndex = prefix + "i"
+            priorityIndex = prefix + "p"
+            rankingHash = prefix + "r"
+            lexIndex = prefix + "x"
+        }
+    }
 
     init(namespace: String) {
         prefix = "axon:{ns.\(Self.hex(TextNormalization.nfc(namespace)))}:"
-        ephemeralPrefix = "\(prefix)\(MemoryTier.ephemeral.rawValue):v\(Self.layoutVersion):"
-        sessionPrefix = "\(prefix)\(MemoryTier.session.rawValue):v\(Self.layoutVersion):"
+        ephemeral = TierKeys("\(prefix)\(MemoryTier.ephemeral.rawValue):v\(Self.layoutVersion):")
+        session = TierKeys("\(prefix)\(MemoryTier.session.rawValue):v\(Self.layoutVersion):")
     }
 
     /// The layout version in every tier key (`<tier>:v2:`).
     static let layoutVersion = 2
 
-    /// What every key of `tier` starts with.
-    func tierPrefix(_ tier: MemoryTier) -> String {
+    private func keys(_ tier: MemoryTier) -> TierKeys {
         switch tier {
-        case .ephemeral: ephemeralPrefix
-        case .session: sessionPrefix
+        case .ephemeral: ephemeral
+        case .session: session
         }
     }
-    func entry(_ tier: MemoryTier, _ id: String) -> String { entryPrefix(tier) + id }
+
+    /// What every key of `tier` starts with.
+    func tierPrefix(_ tier: MemoryTier) -> String { keys(tier).prefix }
+    func entry(_ tier: MemoryTier, _ id: String) -> String { keys(tier).entryPrefix + id }
     /// An entry's body (a string beside its hash; the scripts derive it from `entryPrefix` with `b:` for `e:`).
-    func body(_ tier: MemoryTier, _ id: String) -> String { tierPrefix(tier) + "b:" + id }
-    func entryPrefix(_ tier: MemoryTier) -> String { tierPrefix(tier) + "e:" }
-    func tierIndex(_ tier: MemoryTier) -> String { tierPrefix(tier) + "i" }
-    func priorityIndex(_ tier: MemoryTier) -> String { tierPrefix(tier) + "p" }
-    func rankingHash(_ tier: MemoryTier) -> String { tierPrefix(tier) + "r" }
-    func lexIndex(_ tier: MemoryTier) -> String { tierPrefix(tier) + "x" }
+    func body(_ tier: MemoryTier, _ id: String) -> String { keys(tier).bodyPrefix + id }
+    func entryPrefix(_ tier: MemoryTier) -> String { keys(tier).entryPrefix }
+    func tierIndex(_ tier: MemoryTier) -> String { keys(tier).tierIndex }
+    func priorityIndex(_ tier: MemoryTier) -> String { keys(tier).priorityIndex }
+    func rankingHash(_ tier: MemoryTier) -> String { keys(tier).rankingHash }
+    func lexIndex(_ tier: MemoryTier) -> String { keys(tier).lexIndex }
     /// The tier's four index keys in the order the scripts take them: i, p, r, x.
-    func indexes(_ tier: MemoryTier) -> [any RedisArgument] { [tierIndex(tier), priorityIndex(tier), rankingHash(tier), lexIndex(tier)] }
+    func indexes(_ tier: MemoryTier) -> [any RedisArgument] {
+        let keys = keys(tier)
+        return [keys.tierIndex, keys.priorityIndex, keys.rankingHash, keys.lexIndex]
+    }
+
+    /// An entry's hash, the tier's four indexes, then (with `body`) the entry's body: the keys of the entry scripts.
+    func entryKeys(_ tier: MemoryTier, _ id: String, body: Bool) -> [any RedisArgument] {
+        let keys = keys(tier)
+        var all: [any RedisArgument] = []
+        all.reserveCapacity(6)
+        all.append(keys.entryPrefix + id)
+        all.append(keys.tierIndex)
+        all.append(keys.priorityIndex)
+        all.append(keys.rankingHash)
+        all.append(keys.lexIndex)
+        if body { all.append(keys.bodyPrefix + id) }
+        return all
+    }
 
     /// Lowercase hex of the UTF-8 bytes.
     static func hex(_ text: String) -> String {

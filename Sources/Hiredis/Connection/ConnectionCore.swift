@@ -255,12 +255,12 @@ final class ConnectionCore: @unchecked Sendable {
     /// `finishInlineWait` after each wait, inside `queue.sync` again), else -1: the reply arrives through the read
     /// source. While the caller waits, the read source is paused, so the reply wakes no Dispatch thread; it stays
     /// paused while the connection idles after the caller's read (see `RedisConfiguration.inlineReplyWait`).
-    func submitAndWrite(_ command: RedisCommand, _ continuation: UnsafeContinuation<RedisReply, any Error>) -> Int32 {
+    private func submitAndWrite(_ command: RedisCommand, _ continuation: UnsafeContinuation<RedisReply, any Error>) -> Int32 {
         appendAndWrite { append(command, continuation) }
     }
 
     /// `submitAndWrite` for a pipeline.
-    func submitAndWrite(_ commands: [RedisCommand], _ continuation: UnsafeContinuation<[RedisReply], any Error>) -> Int32 {
+    private func submitAndWrite(_ commands: [RedisCommand], _ continuation: UnsafeContinuation<[RedisReply], any Error>) -> Int32 {
         appendAndWrite { append(commands, continuation) }
     }
 
@@ -306,7 +306,7 @@ final class ConnectionCore: @unchecked Sendable {
     /// thread, resuming continuations inline. Returns the socket again while replies are still coming, else -1. A
     /// wait that saw nothing arrive hands the replies to the read source and makes the next 16 commands skip the
     /// wait; so does another caller's command appended meanwhile. Inside `queue.sync`.
-    func finishInlineWait(readable: Bool) -> Int32 {
+    private func finishInlineWait(readable: Bool) -> Int32 {
         guard let adapter, adapter.readsPaused else { return -1 }
         if readable, !pending.isEmpty {
             handleReadable()
@@ -321,12 +321,29 @@ final class ConnectionCore: @unchecked Sendable {
 
     /// A caller's wait for its replies on its own thread, outside the queue: waits on `socket` (from `submitAndWrite`;
     /// nothing when -1) up to the budget, then reads in `queue.sync`, as long as replies keep coming.
-    func waitInline(_ socket: Int32) {
+    private func waitInline(_ socket: Int32) {
         var socket = socket
         while socket >= 0 {
             let readable = axon_wait_readable(socket, inlineWaitMicroseconds) == 1
-            socket = queue.sync { finishInlineWait(readable: readable) }
+            // The non-generic `sync`: the generic one looks up metadata for its result type on every call.
+            queue.sync { socket = finishInlineWait(readable: readable) }
         }
+    }
+
+    /// A lone caller's command (see `RedisConnection.send`): append and write it from the calling thread (outside
+    /// every connection's queue), then wait for the reply there. `continuation` is resumed before this returns when
+    /// the reply came within the wait.
+    func sendInline(_ command: RedisCommand, _ continuation: UnsafeContinuation<RedisReply, any Error>) {
+        var socket: Int32 = -1
+        queue.sync { socket = submitAndWrite(command, continuation) }
+        waitInline(socket)
+    }
+
+    /// `sendInline` for a pipeline.
+    func sendInline(_ commands: [RedisCommand], _ continuation: UnsafeContinuation<[RedisReply], any Error>) {
+        var socket: Int32 = -1
+        queue.sync { socket = submitAndWrite(commands, continuation) }
+        waitInline(socket)
     }
 
     private func append(_ command: RedisCommand, _ continuation: UnsafeContinuation<RedisReply, any Error>) {
@@ -352,14 +369,14 @@ final class ConnectionCore: @unchecked Sendable {
 
     /// Appends to hiredis' output buffer; on failure, fails `handler` and returns `false`.
     private func append(_ command: RedisCommand, _ handler: ReplyHandler) -> Bool {
+        let encoded = command.encoded  // built once: it copies every argument
         if let tls {
-            tls.append(command.encoded)
+            tls.append(encoded)
         } else {
             guard let context else {
                 fail(handler, unavailableError())
                 return false
             }
-            let encoded = command.encoded
             let status = encoded.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) { chars in
                     redisAsyncFormattedCommand(context, replyCallback, nil, chars.baseAddress, chars.count)
@@ -373,8 +390,8 @@ final class ConnectionCore: @unchecked Sendable {
         let now = commandTimeoutNanoseconds == nil ? 0 : MonotonicClock.coarseNanoseconds()
         var entry = PendingReply(handler: handler, appendedAt: now)
         // Only large requests touch the byte gauge: the common small command pays nothing for it.
-        if command.encoded.count >= ConnectionGauge.largeBytes {
-            entry.largeBytes = command.encoded.count
+        if encoded.count >= ConnectionGauge.largeBytes {
+            entry.largeBytes = encoded.count
             gauge.addLargeRequestBytes(entry.largeBytes)
         }
         pending.append(entry)

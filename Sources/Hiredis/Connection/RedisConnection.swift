@@ -109,7 +109,7 @@ public final class RedisConnection: Sendable {
                 // another connection's queue: two fast paths sending to each other's connection would deadlock.
                 // Then wait a moment for the reply here, as a synchronous client would: read on this thread, the
                 // continuation is resumed before this closure returns and the task goes on without a hop.
-                core.waitInline(core.queue.sync { core.submitAndWrite(command, continuation) })
+                core.sendInline(command, continuation)
             } else {
                 core.queue.async { core.submit(command, continuation) }
             }
@@ -139,7 +139,7 @@ public final class RedisConnection: Sendable {
                 core.submit(commands, continuation)
             } else if current == nil && core.gauge.isAlone {
                 // As for `send`: append, write and wait for the replies on this thread.
-                core.waitInline(core.queue.sync { core.submitAndWrite(commands, continuation) })
+                core.sendInline(commands, continuation)
             } else {
                 core.queue.async { core.submit(commands, continuation) }
             }

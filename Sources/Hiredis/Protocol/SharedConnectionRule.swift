@@ -13,13 +13,30 @@ enum SharedConnectionRule {
         "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "SELECT", "AUTH", "HELLO", "RESET", "QUIT", "READONLY",
         "READWRITE", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR",
     ]
+    /// Every name above and `CLIENT`, `XREAD`, `XREADGROUP`, packed (`packed`): a name not in it passes at once.
+    private static let watched: Set<UInt128> = Set(
+        (blocking.union(stateful).union(["CLIENT", "XREAD", "XREADGROUP"])).compactMap { packed($0) })
+
+    /// The name's bytes with ASCII letters upper-cased, packed into one integer (names of 4 to 12 bytes), without
+    /// building a string: the check runs for every command a pool sends.
+    static func packed(_ name: String) -> UInt128? {
+        var value: UInt128 = 0
+        var count = 0
+        for byte in name.utf8 {
+            count += 1
+            guard count <= 12 else { return nil }
+            let upper = byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") ? byte - 32 : byte
+            value = value << 8 | UInt128(upper)
+        }
+        return count >= 4 ? value | UInt128(count) << 120 : nil
+    }
     /// `CLIENT` subcommands that change the connection's state.
     static let statefulClient: Set<String> = ["REPLY", "SETNAME", "TRACKING", "NO-EVICT", "NO-TOUCH"]
 
     /// Why `command` must not run on a shared connection, naming what to do instead; `nil` when it may.
     static func refusal(_ command: RedisCommand) -> String? {
-        let length = command.name.utf8.count
-        guard (4...12).contains(length) else { return nil }  // GET, SET, DEL, ... pass without a look
+        // GET, SET, EVALSHA, ... pass without building a string.
+        guard let key = packed(command.name), watched.contains(key) else { return nil }
         let name = command.name.uppercased()
         if blocking.contains(name) || (name.hasPrefix("XREAD") && hasBlockOption(command)) {
             return "\(name) blocks the connection it runs on, and this connection is shared with other callers (they would all "
