@@ -38,14 +38,17 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// TLS settings; `nil` for a plaintext connection (TCP only). Set by `rediss://` URLs and `REDIS_TLS*` variables.
     public var tls: RedisTLSConfiguration?
     /// How long a caller that has had a plaintext connection to itself for a few round trips waits for its reply on
-    /// its own thread, as a synchronous client would, before it suspends (default 200 µs; `.zero` never waits so).
+    /// its own thread, as a synchronous client would, before it suspends (default 200 µs; `.zero`: never). Below one
+    /// second.
     ///
-    /// A sequential caller then pays one thread wake-up per command instead of three (the Dispatch event thread, the
-    /// connection's queue thread, then the caller's executor): on loopback `connection.get` takes 1.2× a synchronous
-    /// hiredis loop instead of 2×. The thread is blocked for at most this long; a reply that takes longer arrives as
-    /// usual, and the next 16 commands on that connection do not wait so. Under concurrency the connection is not a
-    /// caller's alone and nothing blocks. While a connection is idle this way a server-side close is noticed at the
-    /// next command, which is then not sent (a pool sends it on another connection). Below one second.
+    /// A sequential caller then pays one thread wake-up per command instead of four (the Dispatch event thread, the
+    /// connection's queue thread, the caller's executor; measured 4.3 context switches per `GET` before, 1.0 after):
+    /// on loopback `connection.get` takes about 1.2× a blocking hiredis loop instead of 2×. The thread is blocked at
+    /// most this long; a reply that takes longer arrives as usual, and the next 16 commands on that connection do not
+    /// wait. Under concurrency the connection is no caller's alone and nothing blocks. While such a connection idles
+    /// its read source stays paused, so a server-side close is noticed when the next command is about to leave: that
+    /// command fails with `connectionClosed` unsent, and a pool sends it on another connection. TLS connections never
+    /// wait this way (OpenSSL may hold decrypted bytes the socket no longer shows).
     public var inlineReplyWait: Duration = .microseconds(200)
 
     /// A TCP configuration. Defaults: `localhost:6379`, database 0, 5 s to connect, 30 s per command.
