@@ -66,6 +66,8 @@ final class ConnectionCore: @unchecked Sendable {
     private var inlineSkips = 0
     /// Replies read by callers waiting on their own thread (for tests).
     private(set) var repliesReadInline = 0
+    /// `MonotonicClock` time of the last inline wait that got every reply.
+    private var lastInlineReply: UInt64 = 0
 
     /// Times commands and wraps them in spans; `nil` when no metrics or tracing is set up (then free).
     let observer: CommandObserver?
@@ -282,10 +284,13 @@ final class ConnectionCore: @unchecked Sendable {
             inlineSkips -= 1
             inline = false
         }
-        if adapter.readsPaused, pending.isEmpty, axon_wait_readable(fd, 0) != 0 {
+        if adapter.readsPaused, pending.isEmpty, MonotonicClock.coarseNanoseconds() &- lastInlineReply >= 1_000_000,
+           axon_wait_readable(fd, 0) != 0 {
             // Readable with nothing in flight: the server closed the idle connection (or the socket failed). Let
             // hiredis read it, as the source would have; if it closed, the append fails with an error that says the
-            // command was not sent, so a pool may send it elsewhere.
+            // command was not sent, so a pool may send it elsewhere. Not checked within a clock tick (1–4 ms) of the
+            // last reply: back-to-back commands skip the system call (a close in that instant fails the next command
+            // with `connectionClosed`, as it would on any client).
             adapter.resumeReads()
             handleReadable()
         }
@@ -312,7 +317,10 @@ final class ConnectionCore: @unchecked Sendable {
             handleReadable()
             repliesReadInline &+= repliesThisRead
         }
-        if pending.isEmpty { return -1 }
+        if pending.isEmpty {
+            lastInlineReply = MonotonicClock.coarseNanoseconds()
+            return -1
+        }
         if readable, let context { return context.pointee.c.fd }
         adapter.resumeReads()
         if !readable { inlineSkips = 16 }
@@ -681,3 +689,4 @@ extension Duration {
 
     var dispatchInterval: DispatchTimeInterval { .nanoseconds(Int(clamping: nanoseconds)) }
 }
+
