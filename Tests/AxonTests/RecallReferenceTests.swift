@@ -140,6 +140,37 @@ struct RecallReferenceTests {
         await adapter.close()
     }
 
+    /// Many candidates tie on their words, importance and creation time, so the order (and which ones make the top) is
+    /// decided by the ids: the last keys of the ranking, which the script's one-pass selection reaches only on ties.
+    @Test(arguments: Backend.allCases)
+    func tiesAreBrokenByIDAsTheReferenceDoes(backend: Backend) async throws {
+        let adapter = try backend.adapter(namespace: "ties-\(UUID().uuidString)", store: InMemoryStore())
+        let now = Date()
+        let policy = TierPolicy(ttl: .seconds(3600), recallBudget: 500)
+        var random = Random(state: 3)
+        let base = Milliseconds.of(now)
+        let entries = (0..<300).map { index in
+            // Three creation times, two importances, two tags, ids in an order unrelated to any of them (with two
+            // sources, a tie can come after one with a greater id).
+            let created = Milliseconds.date(base - Int64(index % 3) * 1000)
+            return MemoryEntry(
+                id: String(format: "%012llx%04x%016llx", UInt64(base) - UInt64(random.next() % 1000), index, random.next()),
+                text: index % 7 == 0 ? "tie breaker" : "tie", tier: .session, importance: index % 5 == 0 ? 0.5 : 0.4,
+                tags: ["t\(index % 2)"], createdAt: created, expiresAt: Milliseconds.date(base + 3_600_000), lastAccessedAt: created)
+        }
+        try await Self.fill(adapter, entries, policy: policy, now: now)
+        for (text, filter, limit) in [("tie", MemoryFilter.none, 10), ("tie", .none, 37), ("tie breaker", .none, 12),
+                                      ("", MemoryFilter(tags: ["t0"]), 10), ("tie", MemoryFilter(anyTags: ["t0", "t1"]), 7),
+                                      ("", MemoryFilter(anyTags: ["t0", "t1"]), 11)] {
+            let query = RecallQuery(text: text, filter: filter, limit: limit, budget: policy.recallBudget)
+            let result = try await adapter.recall(query, tier: .session, policy: policy, now: now)
+            let expected = Self.reference(entries, query: text, filter: filter.normalized, limit: limit, now: now)
+            #expect(result.entries.map(\.id) == expected.map(\.id), "query \(text.debugDescription) limit \(limit)")
+        }
+        _ = try await adapter.clear(tier: .session, now: now)
+        await adapter.close()
+    }
+
     @Test(arguments: Backend.allCases)
     func overBudgetRecallExaminesTheNewestCandidates(backend: Backend) async throws {
         let adapter = try backend.adapter(namespace: "budget-\(UUID().uuidString)", store: InMemoryStore())

@@ -848,11 +848,26 @@ end
 -- their phrase checks pass, they are the answer; otherwise the heap below ranks again, with the checks and reads done
 -- kept (a candidate without its body is dropped there).
 do
-  local top = {}
+  local top, n = {}, 0
   for _, candidate in ipairs(list) do
-    local n = #top
-    if n < limit or better(candidate, top[n]) then
+    -- Against the last kept one, `better`'s first keys compared here: most candidates lose on rank, importance or
+    -- creation time without a function call (a call costs more than these comparisons).
+    local enters = n < limit
+    if not enters then
+      local last = top[n]
+      if candidate[5] ~= last[5] then
+        enters = candidate[5] > last[5]
+      elseif byImportance and candidate[2] ~= last[2] then
+        enters = candidate[2] > last[2]
+      elseif candidate[3] ~= last[3] then
+        enters = candidate[3] > last[3]
+      else
+        enters = better(candidate, last)
+      end
+    end
+    if enters then
       local k = n < limit and n + 1 or n
+      n = k > n and k or n
       while k > 1 and better(candidate, top[k - 1]) do
         top[k] = top[k - 1]
         k = k - 1

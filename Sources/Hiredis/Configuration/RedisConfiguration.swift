@@ -43,9 +43,9 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
     ///
     /// A sequential caller then pays one thread wake-up per command instead of four (the Dispatch event thread, the
     /// connection's queue thread, the caller's executor; measured 4.3 context switches per `GET` before, 1.0 after):
-    /// on loopback `connection.get` takes about 1.2× a blocking hiredis loop instead of 2×. The thread is blocked at
-    /// most this long; a reply that takes longer arrives as usual, and the next 16 commands on that connection do not
-    /// wait. Under concurrency the connection is no caller's alone and nothing blocks. While such a connection idles
+    /// on loopback `connection.get` takes about 1.2× a blocking hiredis loop instead of 2×. The thread waits at most
+    /// this long for each part of the reply (a large reply is read on it as it comes); a reply that takes longer
+    /// arrives as usual, and the next 16 commands on that connection do not wait. Under concurrency the connection is no caller's alone and nothing blocks. While such a connection idles
     /// its read source stays paused, so a server-side close is noticed when the next command is about to leave: that
     /// command fails with `connectionClosed` unsent, and a pool sends it on another connection. TLS connections never
     /// wait this way (OpenSSL may hold decrypted bytes the socket no longer shows).
