@@ -37,6 +37,43 @@ struct InlineReplyWaitTests {
         await connection.close()
     }
 
+    /// Runs jobs one at a time on a serial queue: a busy executor, on which the tasks of a burst take turns.
+    final class OneAtATime: TaskExecutor, @unchecked Sendable {  // `queue` is its only state, and serial
+        let queue = DispatchQueue(label: "test.one-at-a-time")
+        func enqueue(_ job: consuming ExecutorJob) {
+            let job = UnownedJob(job)
+            queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        }
+    }
+
+    @Test func aBurstOfTasksTakingTurnsSharesWritesInsteadOfWaitingInline() async throws {
+        let server = try await RedisServerProcess.start()
+        defer { server.stop() }
+        let connection = try await RedisConnection.connect(server.configuration())
+        try await becomeAlone(connection)
+        let stats = try await connection.send("INFO", "stats").string()
+        let before = Int(stats.split(whereSeparator: \.isNewline).first { $0.hasPrefix("total_reads_processed:") }?
+            .split(separator: ":").last ?? "") ?? -1
+        let inlineBefore = readInline(connection)
+        // 200 tasks on an executor that runs one at a time: the first finds the connection alone; had it waited on
+        // the executor's only thread, every next one would have found it alone too, one round trip each.
+        let matched = try await withTaskExecutorPreference(OneAtATime()) {
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<200 {
+                    group.addTask { try await connection.send("ECHO", "b\(index)") == .bulk(Array("b\(index)".utf8)) }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+        }
+        #expect(matched == 200)
+        let after = try await connection.send("INFO", "stats").string()
+        let reads = (Int(after.split(whereSeparator: \.isNewline).first { $0.hasPrefix("total_reads_processed:") }?
+            .split(separator: ":").last ?? "") ?? -1) - before
+        #expect(reads < 100, "\(reads) reads for 200 commands")
+        #expect(readInline(connection) - inlineBefore < 20)
+        await connection.close()
+    }
+
     @Test func aSlowReplyArrivesTheUsualWayAndLaterCommandsStillMatchTheirReplies() async throws {
         let connection = try await SharedServer.connect()
         try await becomeAlone(connection)

@@ -37,9 +37,10 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
     public var commandTimeout: Duration?
     /// TLS settings; `nil` for a plaintext connection (TCP only). Set by `rediss://` URLs and `REDIS_TLS*` variables.
     public var tls: RedisTLSConfiguration?
-    /// How long a caller that has had a plaintext connection to itself for a few round trips waits for its reply on
-    /// its own thread, as a synchronous client would, before it suspends (default 200 µs; `.zero`: never). Below one
-    /// second.
+    /// How long a caller that has had a plaintext connection to itself for a few round trips (one task sending command
+    /// after command) waits for its reply on its own thread, as a synchronous client would, before it suspends (default
+    /// 200 µs; `.zero`: never). Below one second. Tasks taking turns (a burst that a busy executor runs one task at a
+    /// time) do not wait: blocking the thread would hold back the next ones, whose commands share writes instead.
     ///
     /// A sequential caller then pays one thread wake-up per command instead of four (the Dispatch event thread, the
     /// connection's queue thread, the caller's executor; measured 4.3 context switches per `GET` before, 1.0 after):

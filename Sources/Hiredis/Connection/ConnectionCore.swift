@@ -68,6 +68,8 @@ final class ConnectionCore: @unchecked Sendable {
     private(set) var repliesReadInline = 0
     /// `MonotonicClock` time of the last inline wait that got every reply.
     private var lastInlineReply: UInt64 = 0
+    /// The task that last wrote from its own thread (`sendInline`'s `caller`).
+    private var lastCaller = 0
 
     /// Times commands and wraps them in spans; `nil` when no metrics or tracing is set up (then free).
     let observer: CommandObserver?
@@ -257,16 +259,16 @@ final class ConnectionCore: @unchecked Sendable {
     /// `finishInlineWait` after each wait, inside `queue.sync` again), else -1: the reply arrives through the read
     /// source. While the caller waits, the read source is paused, so the reply wakes no Dispatch thread; it stays
     /// paused while the connection idles after the caller's read (see `RedisConfiguration.inlineReplyWait`).
-    private func submitAndWrite(_ command: RedisCommand, _ continuation: UnsafeContinuation<RedisReply, any Error>) -> Int32 {
-        appendAndWrite { append(command, continuation) }
+    private func submitAndWrite(_ command: RedisCommand, _ continuation: UnsafeContinuation<RedisReply, any Error>, caller: Int) -> Int32 {
+        appendAndWrite(caller: caller) { append(command, continuation) }
     }
 
     /// `submitAndWrite` for a pipeline.
-    private func submitAndWrite(_ commands: [RedisCommand], _ continuation: UnsafeContinuation<[RedisReply], any Error>) -> Int32 {
-        appendAndWrite { append(commands, continuation) }
+    private func submitAndWrite(_ commands: [RedisCommand], _ continuation: UnsafeContinuation<[RedisReply], any Error>, caller: Int) -> Int32 {
+        appendAndWrite(caller: caller) { append(commands, continuation) }
     }
 
-    private func appendAndWrite(_ appendCommands: () -> Void) -> Int32 {
+    private func appendAndWrite(caller: Int, _ appendCommands: () -> Void) -> Int32 {
         if let tls {
             tls.callerFlushes = true
             appendCommands()
@@ -279,7 +281,8 @@ final class ConnectionCore: @unchecked Sendable {
             return -1
         }
         let fd = context.pointee.c.fd
-        var inline = inlineWaitMicroseconds > 0 && pending.isEmpty
+        var inline = inlineWaitMicroseconds > 0 && pending.isEmpty && caller == lastCaller
+        lastCaller = caller
         if inline && inlineSkips > 0 {
             inlineSkips -= 1
             inline = false
@@ -341,16 +344,22 @@ final class ConnectionCore: @unchecked Sendable {
     /// A lone caller's command (see `RedisConnection.send`): append and write it from the calling thread (outside
     /// every connection's queue), then wait for the reply there. `continuation` is resumed before this returns when
     /// the reply came within the wait.
-    func sendInline(_ command: RedisCommand, _ continuation: UnsafeContinuation<RedisReply, any Error>) {
+    ///
+    /// `caller` identifies the calling task (`withUnsafeCurrentTask`'s hash): only a task that also sent the previous
+    /// command waits. Tasks of a burst that reach the connection one at a time (a busy executor runs them one after
+    /// another) each look alone, but blocking a thread for one of them would hold back the next ones, whose commands
+    /// would otherwise share a write: they write from their own thread without waiting, as before. (A task that
+    /// reuses a finished one's memory counts as the same caller: it comes after it, so that is right too.)
+    func sendInline(_ command: RedisCommand, _ continuation: UnsafeContinuation<RedisReply, any Error>, caller: Int) {
         var socket: Int32 = -1
-        queue.sync { socket = submitAndWrite(command, continuation) }
+        queue.sync { socket = submitAndWrite(command, continuation, caller: caller) }
         waitInline(socket)
     }
 
     /// `sendInline` for a pipeline.
-    func sendInline(_ commands: [RedisCommand], _ continuation: UnsafeContinuation<[RedisReply], any Error>) {
+    func sendInline(_ commands: [RedisCommand], _ continuation: UnsafeContinuation<[RedisReply], any Error>, caller: Int) {
         var socket: Int32 = -1
-        queue.sync { socket = submitAndWrite(commands, continuation) }
+        queue.sync { socket = submitAndWrite(commands, continuation, caller: caller) }
         waitInline(socket)
     }
 

@@ -107,9 +107,10 @@ public final class RedisConnection: Sendable {
             } else if current == nil && core.gauge.isAlone {
                 // One caller at a time: nothing to batch with, so append and write from this thread. Never from
                 // another connection's queue: two fast paths sending to each other's connection would deadlock.
-                // Then wait a moment for the reply here, as a synchronous client would: read on this thread, the
-                // continuation is resumed before this closure returns and the task goes on without a hop.
-                core.sendInline(command, continuation)
+                // Then, if this task also sent the previous command, wait a moment for the reply here, as a synchronous
+                // client would: read on this thread, the continuation is resumed before this closure returns and the
+                // task goes on without a hop.
+                core.sendInline(command, continuation, caller: withUnsafeCurrentTask { $0?.hashValue ?? 0 })
             } else {
                 core.queue.async { core.submit(command, continuation) }
             }
@@ -139,7 +140,7 @@ public final class RedisConnection: Sendable {
                 core.submit(commands, continuation)
             } else if current == nil && core.gauge.isAlone {
                 // As for `send`: append, write and wait for the replies on this thread.
-                core.sendInline(commands, continuation)
+                core.sendInline(commands, continuation, caller: withUnsafeCurrentTask { $0?.hashValue ?? 0 })
             } else {
                 core.queue.async { core.submit(commands, continuation) }
             }
