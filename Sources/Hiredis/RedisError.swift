@@ -49,8 +49,9 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A human-readable explanation, with the address and the server's or OS's reason where known.
     public let message: String
 
-    /// Set on a `connectionClosed` error when the connection was found closed before the command was written: the
-    /// server never saw it, so it may be sent on another connection (the pool does). Not part of equality.
+    /// Set on the error of a command that failed before it was written because its connection had closed (the code
+    /// says why it closed: `connectionClosed`, `commandTimeout`, ...): the server never saw it, so it may be sent on
+    /// another connection (the pool does). Not part of equality.
     var commandNotSent = false
 
     /// Creates an error with a code and a message.
