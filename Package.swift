@@ -38,11 +38,14 @@ let package = Package(
             path: "Modules/COpenSSL",
             providers: [.apt(["libssl-dev"])]
         ),
+        // One C helper (`ppoll`, a GNU extension glibc declares only under _GNU_SOURCE) for the connection's inline wait.
+        .target(name: "CAxonIO", path: "Sources/CAxonIO"),
         .target(
             name: "Hiredis",
             dependencies: [
                 "CHiredis",
                 "COpenSSL",
+                "CAxonIO",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Metrics", package: "swift-metrics"),

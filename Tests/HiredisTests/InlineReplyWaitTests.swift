@@ -1,5 +1,8 @@
 import Dispatch
 import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import Hiredis
 
@@ -154,6 +157,35 @@ struct InlineReplyWaitTests {
         #expect(try await pool.send("CLIENT", "ID").int() != id)
         #expect(try await pool.send("GETDEL", "inline:pool") == .bulk(Array("1".utf8)))
         await pool.close()
+    }
+
+    @Test func aConnectionOnADescriptorAbove1024WaitsInlineToo() async throws {
+        // Many open descriptors (a busy service): the connection's socket gets a number `select` could not watch.
+        var limit = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        if limit.rlim_cur < 2048 {
+            limit.rlim_cur = min(2048, limit.rlim_max)
+            setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        var held: [Int32] = []
+        defer { for fd in held { close(fd) } }
+        while held.count < 1100 {
+            let fd = dup(0)
+            guard fd >= 0 else { break }
+            held.append(fd)
+        }
+        try #require((held.last ?? 0) >= 1024, "could not open 1,100 descriptors (limit \(limit.rlim_cur))")
+        let connection = try await SharedServer.connect()
+        try await becomeAlone(connection)
+        let before = readInline(connection)
+        let deadline = ContinuousClock.now + .seconds(60)
+        var index = 0
+        while readInline(connection) - before < 20 && ContinuousClock.now < deadline {
+            #expect(try await connection.send("ECHO", "fd \(index)") == .bulk(Array("fd \(index)".utf8)))
+            index += 1
+        }
+        #expect(readInline(connection) - before >= 20)
+        await connection.close()
     }
 
     @Test func noWaitWhenTheBudgetIsZero() async throws {

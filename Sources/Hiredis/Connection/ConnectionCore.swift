@@ -1,3 +1,4 @@
+import CAxonIO
 import CHiredis
 import DequeModule
 import Dispatch
