@@ -189,7 +189,9 @@ struct RedisConnectionPoolTests {
                 #expect(error.message.contains("127.0.0.1:\(port)"))
             }
         }
-        #expect(ContinuousClock.now - started < stalls.allowance)  // refused at once, no connect timeout, no backoff wait
+        // Refused at once, no connect timeout, no backoff wait. Three calls in a row: on a loaded machine each can meet
+        // a stall of its own (5.37 s against a worst-stall allowance of 5.36 s in one fresh-clone run), so every stall counts.
+        #expect(ContinuousClock.now - started < stalls.sumAllowance)
         #expect(pool.statistics.totalFailed >= 1)
         await pool.close()
     }

@@ -31,6 +31,8 @@ package enum SharedServer {
 /// `allowance`, so they show that nothing waited for a much longer timeout, not how fast the machine was.
 package final class StallMeter: Sendable {
     private let worst = Locked(Duration.zero)
+    /// Each heartbeat's lateness added up (task, timer).
+    private let taskTotal = Locked(Duration.zero), timerTotal = Locked(Duration.zero)
     /// When each heartbeat is next due: a stall still under way counts before the heartbeat wakes from it.
     private let taskDue: Locked<ContinuousClock.Instant>
     private let timerDue: Locked<ContinuousClock.Instant>
@@ -39,6 +41,7 @@ package final class StallMeter: Sendable {
 
     package init() {
         let worst = self.worst
+        let taskTotal = self.taskTotal, timerTotal = self.timerTotal
         let first = ContinuousClock.now + .milliseconds(5)
         let taskDue = Locked(first)
         let timerDue = Locked(first)
@@ -50,6 +53,7 @@ package final class StallMeter: Sendable {
                 let now = ContinuousClock.now
                 let late = now - taskDue.value
                 worst.withLock { $0 = max($0, late) }
+                if late > .zero { taskTotal.withLock { $0 += late } }
                 taskDue.withLock { $0 = now + .milliseconds(5) }
             }
         }
@@ -59,6 +63,7 @@ package final class StallMeter: Sendable {
             let now = ContinuousClock.now
             let late = now - timerDue.value
             worst.withLock { $0 = max($0, late) }
+            if late > .zero { timerTotal.withLock { $0 += late } }
             timerDue.withLock { $0 = now + .milliseconds(5) }
         }
         source.schedule(deadline: .now() + .milliseconds(5), repeating: .milliseconds(5))
@@ -74,6 +79,14 @@ package final class StallMeter: Sendable {
     /// Slack for an upper bound: a second, plus twice the worst stall (a timer and the resumed task can each
     /// be delayed by one).
     package var allowance: Duration { .seconds(1) + worstStall * 2 }
+
+    /// Slack for an upper bound over several steps in a row, each of which a stall may delay: a second, plus twice
+    /// every stall so far added up (the later heartbeat's sum, and a stall under way).
+    package var sumAllowance: Duration {
+        let now = ContinuousClock.now
+        let under = max(now - taskDue.value, now - timerDue.value, .zero)
+        return .seconds(1) + (max(taskTotal.value, timerTotal.value) + under) * 2
+    }
 
     deinit {
         task.cancel()
