@@ -20,6 +20,20 @@ struct InlineReplyWaitTests {
 
     func readInline(_ connection: RedisConnection) -> Int { connection.core.queue.sync { connection.core.repliesReadInline } }
 
+    /// Sends ECHOs, each checked against its reply, until `count` replies were read inline (or a minute passed): on a
+    /// loaded machine a reply later than 200 µs takes the usual way and makes the next 16 commands skip the wait, so
+    /// the tests count up to a number, not a share.
+    func echoUntilReadInline(_ connection: RedisConnection, _ count: Int, label: String) async throws {
+        let before = readInline(connection)
+        let deadline = ContinuousClock.now + .seconds(60)
+        var index = 0
+        while readInline(connection) - before < count && ContinuousClock.now < deadline {
+            #expect(try await connection.send("ECHO", "\(label) \(index)") == .bulk(Array("\(label) \(index)".utf8)))
+            index += 1
+        }
+        #expect(readInline(connection) - before >= count)
+    }
+
     /// A script that keeps the server busy for about `milliseconds` (longer than the inline wait).
     static let busy = "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] "
         + "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start >= tonumber(ARGV[1]) * 1000 return ARGV[2]"
@@ -27,16 +41,7 @@ struct InlineReplyWaitTests {
     @Test func aLoneCallerReadsItsRepliesOnItsOwnThread() async throws {
         let connection = try await SharedServer.connect()
         try await becomeAlone(connection)
-        let before = readInline(connection)
-        // Every reply matches its command; many are read inline (on a loaded machine a reply later than 200 µs takes
-        // the usual way and makes the next 16 commands skip the wait, so count until 50, not a share).
-        let deadline = ContinuousClock.now + .seconds(60)
-        var index = 0
-        while readInline(connection) - before < 50 && ContinuousClock.now < deadline {
-            #expect(try await connection.send("ECHO", "inline \(index)") == .bulk(Array("inline \(index)".utf8)))
-            index += 1
-        }
-        #expect(readInline(connection) - before >= 50)
+        try await echoUntilReadInline(connection, 50, label: "inline")
         await connection.close()
     }
 
@@ -177,14 +182,7 @@ struct InlineReplyWaitTests {
         try #require((held.last ?? 0) >= 1024, "could not open 1,100 descriptors (limit \(limit.rlim_cur))")
         let connection = try await SharedServer.connect()
         try await becomeAlone(connection)
-        let before = readInline(connection)
-        let deadline = ContinuousClock.now + .seconds(60)
-        var index = 0
-        while readInline(connection) - before < 20 && ContinuousClock.now < deadline {
-            #expect(try await connection.send("ECHO", "fd \(index)") == .bulk(Array("fd \(index)".utf8)))
-            index += 1
-        }
-        #expect(readInline(connection) - before >= 20)
+        try await echoUntilReadInline(connection, 20, label: "fd")
         await connection.close()
     }
 

@@ -510,7 +510,7 @@ final class ConnectionCore: @unchecked Sendable {
     private func updateAloneStreak() {
         if callsAnsweredThisRead == 1 && pending.isEmpty {
             aloneStreak += 1
-        } else if callsAnsweredThisRead > 0 || pending.isEmpty {
+        } else if callsAnsweredThisRead > 0 {
             aloneStreak = 0
         }
         gauge.setAlone(aloneStreak >= Self.aloneAfter)
